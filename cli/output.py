@@ -1,0 +1,54 @@
+"""Writing results: data to stdout, diagnostics to stderr, errors as one line each."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+
+from controller.errors import FleetError, ManifestError
+
+EXIT_OK = 0
+EXIT_FOUND = 1
+EXIT_USAGE = 2
+
+
+def _color(stream: Any) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def info(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def note(message: str) -> None:
+    typer.secho(f"note: {message}", err=True, fg="yellow" if _color(sys.stderr) else None)
+
+
+def error_line(message: str) -> None:
+    prefix = typer.style("error:", fg="red", bold=True) if _color(sys.stderr) else "error:"
+    typer.echo(f"{prefix} {message}", err=True)
+
+
+def fail(exc: FleetError) -> NoReturn:
+    if isinstance(exc, ManifestError):
+        for issue in exc.issues:
+            error_line(str(issue))
+    else:
+        error_line(str(exc))
+    raise typer.Exit(exc.exit_code)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def emit_yaml(data: Any) -> None:
+    import yaml
+
+    class NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    sys.stdout.write(yaml.dump(data, Dumper=NoAliases, sort_keys=False, default_flow_style=False, width=120))

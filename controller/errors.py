@@ -1,0 +1,55 @@
+"""The one error family of fleetctl.
+
+The CLI turns a FleetError into one clear line (or one line per issue) and an exit code; any
+other exception is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class FleetError(Exception):
+    """Base of every error fleetctl reports to a user."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ManifestIssue:
+    """One problem in a manifest: where it is and what was expected."""
+
+    source: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"source": self.source, "line": self.line, "path": self.path, "message": self.message}
+
+
+class ManifestError(FleetError):
+    """The manifest cannot be used. Terminal: retrying does not help."""
+
+    def __init__(self, issues: list[ManifestIssue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass
+class CloudError(FleetError):
+    """An AWS call failed after retries."""
+
+    operation: str
+    code: str
+    message: str
+    exit_code: int = field(default=1)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.operation} failed: {self.code}: {self.message}"

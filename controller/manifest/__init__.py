@@ -1,0 +1,5 @@
+"""The fleet manifest: models, loading with line-accurate errors, lint, JSON Schema."""
+from controller.manifest.load import LoadedManifest, load_manifest, parse_manifest
+from controller.manifest.models import Fleet, ServiceSpec
+
+__all__ = ["Fleet", "LoadedManifest", "ServiceSpec", "load_manifest", "parse_manifest"]

@@ -1,0 +1,62 @@
+"""A service's settings after `spec.defaults` are applied: what render and lint work from."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.manifest.models import (
+    DeploymentSpec,
+    Fleet,
+    HealthCheckSpec,
+    LogsSpec,
+    NetworkSpec,
+    ServiceSpec,
+    SubjectSpec,
+)
+
+
+@dataclass(frozen=True)
+class EffectiveService:
+    name: str
+    image: str
+    desired_count: int
+    command: list[str] | None
+    entry_point: list[str] | None
+    environment: dict[str, str]
+    secrets: dict[str, str]
+    subjects: list[SubjectSpec]
+    depends_on: list[str]
+    ports: list[int]
+    health_check: HealthCheckSpec | None
+    launch_type: str
+    cpu: int
+    memory: int
+    network: NetworkSpec | None
+    execution_role_arn: str | None
+    task_role_arn: str | None
+    logs: LogsSpec | None
+    deployment: DeploymentSpec
+
+
+def effective(fleet: Fleet, svc: ServiceSpec) -> EffectiveService:
+    d = fleet.spec.defaults
+    return EffectiveService(
+        name=svc.name,
+        image=svc.image,
+        desired_count=svc.desired_count,
+        command=svc.command,
+        entry_point=svc.entry_point,
+        environment={**d.environment, **svc.environment},
+        secrets=dict(svc.secrets),
+        subjects=list(svc.subjects),
+        depends_on=list(svc.depends_on),
+        ports=list(svc.ports),
+        health_check=svc.health_check,
+        launch_type=svc.launch_type or d.launch_type,
+        cpu=svc.cpu if svc.cpu is not None else d.cpu,
+        memory=svc.memory if svc.memory is not None else d.memory,
+        network=svc.network or d.network,
+        execution_role_arn=svc.execution_role_arn or d.execution_role_arn,
+        task_role_arn=svc.task_role_arn or d.task_role_arn,
+        logs=svc.logs or d.logs,
+        deployment=svc.deployment or d.deployment,
+    )

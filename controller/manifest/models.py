@@ -1,0 +1,238 @@
+"""The fleet manifest (`apiVersion: fleetctl/v1`, `kind: Fleet`) as pydantic models.
+
+Field names are snake_case in Python and camelCase in YAML. `*Spec` is desired state.
+The JSON Schema in manifests/fleet.schema.json is generated from these models.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from controller.manifest.interpolate import UNRESOLVED_TF
+
+SERVICE_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _listify(value: Any) -> Any:
+    # `${tf:private_subnet_ids}` left unresolved is one string standing for a list.
+    return [value] if isinstance(value, str) else value
+
+
+def _env_value(value: Any) -> Any:
+    # ECS environment values are strings; accept YAML scalars the way people write them.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+StrList = Annotated[list[str], BeforeValidator(_listify, json_schema_input_type=list[str] | str)]
+EnvValue = Annotated[str, BeforeValidator(_env_value, json_schema_input_type=str | int | float | bool)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        str_strip_whitespace=False,
+    )
+
+
+class TargetSpec(Model):
+    """Where the fleet runs: real AWS, or the local sandbox reached through an endpoint URL."""
+
+    kind: Literal["aws", "sandbox"] = Field("aws", description="`aws` for real AWS, `sandbox` for the embedded sandbox")
+    region: str = Field(description="AWS region, e.g. us-east-1")
+    cluster: str = Field(min_length=1, max_length=255, description="ECS cluster name or ARN")
+    endpoint: str | None = Field(None, description="AWS API endpoint URL (the sandbox's, or any AWS-compatible one)")
+    profile: str | None = Field(None, description="AWS shared-config profile to use")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not UNRESOLVED_TF.search(v) and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", v):
+            raise ValueError(f"expected an AWS region like us-east-1, got {v!r}")
+        return v
+
+
+class SecretRef(Model):
+    value_from: str = Field(description="ARN of a Secrets Manager secret or SSM parameter")
+
+
+class NatsTlsSpec(Model):
+    enabled: bool = True
+    server_name: str | None = Field(None, description="name to verify in the server certificate")
+    ca_from: str | None = Field(None, description="Secrets Manager/SSM ARN holding the CA bundle (PEM)")
+    ca_file: str | None = Field(None, description="path of the CA bundle inside the image")
+
+
+class NatsSpec(Model):
+    urls: StrList = Field(description="NATS server URLs (nats://, tls://, ws://, wss://)")
+    credentials: SecretRef | None = Field(None, description="NATS .creds file stored as a secret; never inline")
+    tls: NatsTlsSpec | None = None
+    target_group_arn: str | None = Field(None, description="NLB target group in front of NATS (diagnose checks its health)")
+    security_groups: StrList = Field(default_factory=list, description="security groups of the NATS servers")
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        if not urls:
+            raise ValueError("missing NATS URL: give at least one server URL")
+        for url in urls:
+            if UNRESOLVED_TF.fullmatch(url):
+                continue
+            url = UNRESOLVED_TF.sub("tf-ref", url)
+            m = re.fullmatch(r"(nats|tls|ws|wss)://(?:[^@/\s]+@)?(?P<host>[^:/\s]+)(?::(?P<port>\d+))?/?", url)
+            if not m:
+                raise ValueError(f"expected a URL like nats://host:4222, got {url!r}")
+            if m.group("port") and not 0 < int(m.group("port")) < 65536:
+                raise ValueError(f"port out of range in {url!r}")
+            if "@" in url:
+                raise ValueError("credentials in a NATS URL would be stored in plain text; use nats.credentials")
+        return urls
+
+
+class NetworkSpec(Model):
+    subnets: StrList = Field(min_length=1)
+    security_groups: StrList = Field(default_factory=list)
+    assign_public_ip: bool = False
+
+
+class LogsSpec(Model):
+    group: str = Field(min_length=1, max_length=512)
+    stream_prefix: str = Field("ecs", min_length=1)
+    create_group: bool = Field(False, description="let the awslogs driver create the group (needs logs:CreateLogGroup)")
+
+
+class CircuitBreakerSpec(Model):
+    enable: bool = True
+    rollback: bool = True
+
+
+class DeploymentSpec(Model):
+    circuit_breaker: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec)
+    minimum_healthy_percent: int = Field(100, ge=0, le=100)
+    maximum_percent: int = Field(200, ge=100, le=400)
+    stop_timeout: int = Field(30, ge=2, le=120, description="seconds between SIGTERM and SIGKILL")
+
+
+class HealthCheckSpec(Model):
+    command: list[str] = Field(min_length=1, description="e.g. [CMD-SHELL, 'curl -f http://localhost:8080/healthz']")
+    interval: int = Field(30, ge=5, le=300)
+    timeout: int = Field(5, ge=2, le=120)
+    retries: int = Field(3, ge=1, le=10)
+    start_period: int = Field(0, ge=0, le=300)
+
+
+LaunchType = Literal["FARGATE", "EC2", "EXTERNAL"]
+
+
+class Overridable(Model):
+    """Settings a service may take from `spec.defaults` or set for itself."""
+
+    launch_type: LaunchType | None = None
+    cpu: int | None = Field(None, ge=128, description="task CPU units (Fargate: 256, 512, 1024, ...)")
+    memory: int | None = Field(None, ge=128, description="task memory in MiB")
+    network: NetworkSpec | None = None
+    execution_role_arn: str | None = None
+    task_role_arn: str | None = None
+    logs: LogsSpec | None = None
+    deployment: DeploymentSpec | None = None
+
+
+class DefaultsSpec(Overridable):
+    launch_type: LaunchType = "FARGATE"
+    cpu: int = Field(256, ge=128)
+    memory: int = Field(512, ge=128)
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field(default_factory=dict)
+
+
+class SubjectSpec(Model):
+    subject: str = Field(description="NATS subject; `*` matches one token, `>` the rest")
+    queue: str | None = Field(None, description="queue group; services sharing one may serve overlapping subjects")
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str) -> str:
+        tokens = v.split(".")
+        if not v or any(t == "" for t in tokens) or any(c.isspace() for c in v):
+            raise ValueError(f"invalid NATS subject {v!r}: tokens must be non-empty and contain no spaces")
+        for i, t in enumerate(tokens):
+            if t == ">" and i != len(tokens) - 1:
+                raise ValueError(f"invalid NATS subject {v!r}: '>' must be the last token")
+            if (">" in t or "*" in t) and t not in (">", "*"):
+                raise ValueError(f"invalid NATS subject {v!r}: wildcards must be whole tokens")
+        return v
+
+
+def _subject_item(value: Any) -> Any:
+    return {"subject": value} if isinstance(value, str) else value
+
+
+class ServiceSpec(Overridable):
+    name: str = Field(pattern=SERVICE_NAME, description="ECS service and container name")
+    image: str = Field(min_length=1, description="repository@sha256:<digest>; repository:tag only with spec.allowImageTags")
+    desired_count: int = Field(1, ge=0, le=1000)
+    command: list[str] | None = None
+    entry_point: list[str] | None = None
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field(default_factory=dict)
+    secrets: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field(
+        default_factory=dict, description="environment name -> Secrets Manager/SSM ARN (valueFrom)"
+    )
+    subjects: list[Annotated[SubjectSpec, BeforeValidator(_subject_item, json_schema_input_type=str | SubjectSpec)]] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+    health_check: HealthCheckSpec | None = None
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, ref in v.items():
+            if not ref.startswith("arn:") and not UNRESOLVED_TF.search(ref):
+                raise ValueError(f"secret {name}: valueFrom must be a Secrets Manager or SSM ARN, not a value")
+        return v
+
+
+class MetadataSpec(Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="fleet name; owns services through tags")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class FleetSpec(Model):
+    target: TargetSpec
+    nats: NatsSpec
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    services: list[ServiceSpec] = Field(min_length=1)
+    allow_image_tags: bool = Field(False, description="allow repository:tag images, resolved to digests at plan time")
+    terraform_outputs: str | None = Field(
+        None, description="`terraform output -json` file for ${tf:name} references, relative to the manifest"
+    )
+    max_concurrency: int = Field(8, ge=1, le=64, description="services reconciled at once")
+
+
+class Fleet(Model):
+    api_version: Literal["fleetctl/v1"]
+    kind: Literal["Fleet"]
+    metadata: MetadataSpec
+    spec: FleetSpec
+
+    def service(self, name: str) -> ServiceSpec:
+        for svc in self.spec.services:
+            if svc.name == name:
+                return svc
+        raise KeyError(name)

@@ -1,0 +1,98 @@
+"""YAML reading that remembers where every value came from.
+
+PyYAML silently keeps the last of two equal keys and forgets line numbers once objects are
+built; a manifest checker needs both, so documents are composed into nodes and built here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Plain Python data plus the 1-based line of every path in it."""
+
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+    duplicates: list[tuple[Path, int]] = field(default_factory=list)
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+class YamlSyntaxError(Exception):
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.line = line
+
+
+def load_located(text: str) -> Located:
+    """Parse exactly one YAML document into data with line numbers."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or str(exc)
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise YamlSyntaxError(f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"invalid YAML: {' '.join(str(exc).split())}", None) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    located = Located(data=None)
+    if node is None:
+        return located
+    try:
+        located.data = _build(loader, node, (), located, set())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"invalid YAML: {' '.join(str(exc).split())}", None) from None
+    return located
+
+
+MAX_NODES = 200_000
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, active: set[int]) -> Any:
+    if id(node) in active:
+        raise YamlSyntaxError("invalid YAML: an alias refers to its own ancestor", node.start_mark.line + 1)
+    if len(out.lines) > MAX_NODES:
+        raise YamlSyntaxError(f"invalid YAML: more than {MAX_NODES} values (alias expansion?)", node.start_mark.line + 1)
+    out.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        active = active | {id(node)}
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                key = str(key)
+            child = (*path, str(key) if not isinstance(key, str) else key)
+            if key in result:
+                out.duplicates.append((child, key_node.start_mark.line + 1))
+            out.lines[child] = key_node.start_mark.line + 1
+            result[key] = _build(loader, value_node, child, out, active)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), out, active) for i, item in enumerate(node.value)]
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `!!int abc`
+        raise YamlSyntaxError(f"invalid YAML value {node.tag.rsplit(':', 1)[-1]}: {exc}", node.start_mark.line + 1) from None

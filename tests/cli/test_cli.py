@@ -1,0 +1,62 @@
+"""The CLI as a user runs it: help, exit codes, streams, start-up imports."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO, run_cli
+
+
+def test_help_lists_verbs_and_exit_codes():
+    result = run_cli("--help")
+    assert result.code == 0
+    for verb in ("validate", "render", "schema"):
+        assert verb in result.stdout
+    assert "Exit codes: 0" in result.stdout and "2 usage or manifest error" in result.stdout
+
+
+def test_help_does_not_import_heavy_modules():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from cli.main import app\n"
+        "r = CliRunner().invoke(app, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('aiobotocore','botocore','boto3','moto','nats','pydantic','yaml'))\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_usage_error_exits_2():
+    assert run_cli("validate").code == 2
+    assert run_cli("no-such-verb").code == 2
+    assert run_cli("validate", "manifests/prod.yaml", "-o", "xml").code == 2
+
+
+def test_validate_prod_and_local_exit_0_with_note_on_stderr():
+    for name in ("prod", "local"):
+        result = run_cli("validate", f"manifests/{name}.yaml")
+        assert result.code == 0, result.stderr
+        assert result.stdout.strip() == f"manifests/{name}.yaml: valid (fleet gaming-system, 23 services)"
+        assert "references were not checked" in result.stderr
+
+
+def test_validate_json_is_parseable():
+    result = run_cli("validate", "manifests/prod.yaml", "-o", "json")
+    body = json.loads(result.stdout)
+    assert body["valid"] is True and body["services"] == 23
+    assert "ecr_registry" in body["unresolvedTerraformOutputs"]
+
+
+def test_schema_verb_prints_json_schema():
+    result = run_cli("schema")
+    assert result.code == 0
+    assert json.loads(result.stdout)["title"] == "fleetctl Fleet manifest"
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.code == 0 and result.stdout.startswith("fleetctl ")
