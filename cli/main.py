@@ -120,12 +120,157 @@ def render(
         output.emit_yaml(rendered)
 
 
+def _duration(text: str) -> float:
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not m:
+        raise typer.BadParameter(f"expected a duration like 30s, 10m or 1h, got {text!r}")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+DurationOpt = Annotated[str, typer.Option(help="duration, e.g. 30s, 10m")]
+
+
+def _dry_run(manifest: Path, tf_outputs: Optional[Path], prune: bool, output_format: TextOrJson, view: str) -> None:
+    import asyncio
+
+    from cli import views
+    from cli.context import aws_for, load_for_aws
+    from controller.reconcile import reconcile_plan
+
+    async def run():
+        loaded = load_for_aws(manifest, tf_outputs, start_sandbox=False)
+        async with aws_for(loaded) as aws:
+            return await reconcile_plan(aws, loaded.fleet, prune=prune)
+
+    try:
+        rec = asyncio.run(run())
+    except FleetError as exc:
+        output.fail(exc)
+    if output_format is TextOrJson.json:
+        output.emit_json(rec.plan.as_dict())
+    elif view == "diff":
+        views.plan_diff(rec.plan)
+    else:
+        views.plan_table(rec.plan)
+    raise typer.Exit(output.EXIT_OK if rec.plan.is_empty else output.EXIT_FOUND)
+
+
+@app.command()
+def plan(
+    manifest: ManifestArg,
+    tf_outputs: TfOutputsOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="also plan deleting owned services the manifest no longer lists")] = False,
+    output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+) -> None:
+    """Reconcile dry run: the actions apply would take. Exit 0 in sync, 1 changes pending, 2 error."""
+    _dry_run(manifest, tf_outputs, prune, output_format, "table")
+
+
+@app.command()
+def diff(
+    manifest: ManifestArg,
+    tf_outputs: TfOutputsOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="also show deleting owned services the manifest no longer lists")] = False,
+    output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+) -> None:
+    """Unified diff of live vs manifest task/service definitions. Exit 0 in sync, 1 differences, 2 error."""
+    _dry_run(manifest, tf_outputs, prune, output_format, "diff")
+
+
+@app.command()
+def apply(
+    manifest: ManifestArg,
+    tf_outputs: TfOutputsOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="delete services owned by this fleet that the manifest no longer lists")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for every rollout to complete")] = True,
+    timeout: DurationOpt = "10m",
+    overall_timeout: Annotated[str, typer.Option("--overall-timeout", help="bound on the whole apply")] = "30m",
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="stop at the first failed service")] = False,
+    output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+) -> None:
+    """Drive ECS to the manifest and wait for the rollouts. Exit 0 all Ready, 1 a service failed, 2 error."""
+    import asyncio
+
+    from cli import views
+    from cli.context import aws_for, load_for_aws
+    from controller.apply import ApplyOptions, apply as apply_plan
+    from controller.reconcile import dependencies, reconcile_plan
+
+    per_service, overall = _duration(timeout), _duration(overall_timeout)
+
+    async def run():
+        loaded = load_for_aws(manifest, tf_outputs, start_sandbox=True)
+        fleet = loaded.fleet
+        async with aws_for(loaded) as aws:
+            rec = await reconcile_plan(aws, fleet, prune=prune)
+            if rec.plan.is_empty:
+                output.info(f"in sync: nothing to do for {len(rec.rendered)} services")
+            options = ApplyOptions(wait=wait, timeout=per_service, overall_timeout=overall, fail_fast=fail_fast,
+                                   concurrency=fleet.spec.max_concurrency,
+                                   poll_interval=1.0 if fleet.spec.target.kind == "sandbox" else 5.0)
+            with views.ConsoleReporter() as reporter:
+                result = await apply_plan(rec.plan, aws, fleet_name=fleet.metadata.name,
+                                          dependencies=dependencies(fleet), observed=rec.observed.services,
+                                          options=options, reporter=reporter)
+            return rec, result
+
+    try:
+        rec, result = asyncio.run(run())
+    except FleetError as exc:
+        output.fail(exc)
+    if output_format is TextOrJson.json:
+        output.emit_json({"ok": result.ok, "plan": rec.plan.as_dict(),
+                          "services": [o.as_dict() for o in result.outcomes.values()]})
+    else:
+        views.apply_summary(result)
+    raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
+
+
+@app.command()
+def status(
+    manifest: ManifestArg,
+    tf_outputs: TfOutputsOpt = None,
+    output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+) -> None:
+    """Per service: desired/running/pending, rollout, running vs manifest digest, Ready/Progressing/Degraded.
+
+    Exit 0 when every service is Ready, 1 otherwise."""
+    import asyncio
+
+    from cli import views
+    from cli.context import aws_for, load_for_aws
+    from controller.reconcile import fleet_status
+
+    async def run():
+        loaded = load_for_aws(manifest, tf_outputs, start_sandbox=False)
+        async with aws_for(loaded) as aws:
+            return await fleet_status(aws, loaded.fleet)
+
+    try:
+        _rec, rows = asyncio.run(run())
+    except FleetError as exc:
+        output.fail(exc)
+    if output_format is TextOrJson.json:
+        output.emit_json({"services": [r.as_dict() for r in rows]})
+    else:
+        views.status_table(rows)
+    all_ready = all(r.condition("Ready").status for r in rows)
+    raise typer.Exit(output.EXIT_OK if all_ready else output.EXIT_FOUND)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the fleet manifest (for editors and CI)."""
     from controller.manifest.schema import fleet_schema
 
     output.emit_json(fleet_schema())
+
+
+from sandbox.cli import app as sandbox_app  # noqa: E402  (typer only at import time)
+
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ class CloudError(FleetError):
     operation: str
     code: str
     message: str
-    exit_code: int = field(default=1)
+    exit_code: int = field(default=2)
 
     def __post_init__(self) -> None:
         super().__init__(str(self))

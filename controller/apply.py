@@ -1,0 +1,396 @@
+"""apply(plan): execute a Plan against ECS, then wait for each rollout.
+
+Services run concurrently under a bound, in waves that respect dependsOn: a service's actions
+start once every dependency is Ready. A deployment that fails or is rolled back by the circuit
+breaker is a failure, never a success.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from controller import normalize
+from controller.aws import ecs
+from controller.aws.client import Aws
+from controller.conditions import is_ready
+from controller.errors import CloudError
+from controller.plan import (
+    TASK_DEF_TAG,
+    CreateServiceAction,
+    DeleteServiceAction,
+    Plan,
+    RegisterTaskDefinitionAction,
+    ScaleServiceAction,
+    ServicePlan,
+    TagServiceAction,
+    UpdateServiceAction,
+)
+from controller.render import FLEET_TAG, SPEC_HASH_TAG
+from controller.state import ServiceState, TaskState, family_revision
+
+
+@dataclass
+class StoppedTaskSummary:
+    count: int
+    stop_code: str | None
+    reason: str | None
+    exit_codes: list[int | None]
+    container_reason: str | None
+    last_task: str
+
+    def line(self) -> str:
+        codes = ",".join("-" if c is None else str(c) for c in sorted(set(self.exit_codes), key=lambda c: (c is None, c)))
+        extra = f" ({self.container_reason})" if self.container_reason else ""
+        return f"{self.count}x {self.stop_code or '-'}: {self.reason or '-'}; exit code {codes}{extra} (last task {self.last_task})"
+
+
+@dataclass
+class ServiceOutcome:
+    service: str
+    status: str  # ready | failed | applied | unchanged | deleted | skipped
+    message: str = ""
+    stopped_tasks: list[StoppedTaskSummary] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "skipped")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "status": self.status, "message": self.message,
+                "durationSeconds": round(self.duration, 2),
+                "stoppedTasks": [s.__dict__ for s in self.stopped_tasks]}
+
+
+@dataclass
+class ApplyResult:
+    outcomes: dict[str, ServiceOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return not any(o.failed for o in self.outcomes.values())
+
+
+@dataclass
+class RolloutRow:
+    service: str
+    desired: int
+    running: int
+    pending: int
+    failed: int
+    rollout: str
+    phase: str
+
+
+class Reporter(Protocol):
+    def action(self, service: str, summary: str) -> None: ...
+    def event(self, service: str, when: datetime | None, message: str) -> None: ...
+    def progress(self, rows: list[RolloutRow]) -> None: ...
+    def finished(self, outcome: ServiceOutcome) -> None: ...
+
+
+class SilentReporter:
+    def action(self, service: str, summary: str) -> None: ...
+    def event(self, service: str, when: datetime | None, message: str) -> None: ...
+    def progress(self, rows: list[RolloutRow]) -> None: ...
+    def finished(self, outcome: ServiceOutcome) -> None: ...
+
+
+@dataclass
+class ApplyOptions:
+    wait: bool = True
+    timeout: float = 600.0          # per service rollout
+    overall_timeout: float = 1800.0
+    fail_fast: bool = False
+    poll_interval: float = 2.0
+    concurrency: int = 8
+
+
+async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan) -> str | None:
+    """Run one service's actions in order. Returns the family:revision it should now run."""
+    registered: str | None = None
+    target: str | None = None
+    for action in sp.actions:
+        if isinstance(action, RegisterTaskDefinitionAction):
+            registered = await register_if_changed(aws, action.input)
+            target = registered
+        elif isinstance(action, CreateServiceAction):
+            params = dict(action.input)
+            if registered:
+                params["taskDefinition"] = registered
+            params["tags"] = [*params.get("tags", []), {"key": TASK_DEF_TAG, "value": family_revision(params["taskDefinition"])}]
+            svc = await ecs.create_service(aws, params)
+            target = family_revision(svc.task_definition or params["taskDefinition"])
+        elif isinstance(action, UpdateServiceAction):
+            params = dict(action.input)
+            if action.uses_new_task_definition:
+                assert registered is not None
+                params["taskDefinition"] = registered
+            await ecs.update_service(aws, params)
+        elif isinstance(action, ScaleServiceAction):
+            await ecs.update_service(aws, {"cluster": cluster, "service": action.service, "desiredCount": action.new})
+        elif isinstance(action, TagServiceAction):
+            td = action.task_definition or (family_revision(registered) if registered else None)
+            tags = {FLEET_TAG: fleet_name, SPEC_HASH_TAG: action.spec_hash}
+            if td:
+                tags[TASK_DEF_TAG] = td
+                target = target or td
+            await ecs.tag_resource(aws, action.arn, tags)
+        elif isinstance(action, DeleteServiceAction):
+            await ecs.delete_service(aws, cluster, action.service)
+    return family_revision(target) if target else None
+
+
+async def register_if_changed(aws: Aws, params: dict[str, Any]) -> str:
+    """Register a task definition unless the family's latest revision already has this content."""
+    try:
+        latest = await ecs.describe_task_definition(aws, params["family"])
+    except CloudError as exc:
+        if exc.code not in ("ClientException", "InvalidParameterException", "ResourceNotFoundException"):
+            raise
+        latest = None
+    if latest is not None and normalize.task_definition(latest) == normalize.task_definition(params):
+        return latest["taskDefinitionArn"]
+    return await ecs.register_task_definition(aws, params)
+
+
+def summarize_stopped(tasks: list[TaskState], limit: int = 5) -> list[StoppedTaskSummary]:
+    groups: dict[tuple[Any, ...], StoppedTaskSummary] = {}
+    for t in sorted(tasks, key=lambda t: t.stopped_at or t.created_at or datetime.min.replace(tzinfo=timezone.utc),
+                    reverse=True):
+        c = t.containers[0] if t.containers else None
+        key = (t.stop_code, t.stopped_reason, c.reason if c else None)
+        if key not in groups:
+            groups[key] = StoppedTaskSummary(0, t.stop_code, t.stopped_reason, [], c.reason if c else None, t.id)
+        g = groups[key]
+        g.count += 1
+        g.exit_codes.append(c.exit_code if c else None)
+    return sorted(groups.values(), key=lambda g: -g.count)[:limit]
+
+
+class _Rollout:
+    def __init__(self, service: str, target: str | None, timeout: float, since: datetime):
+        self.service = service
+        self.target = target
+        self.deadline = time.monotonic() + timeout
+        self.started = time.monotonic()
+        self.since = since
+        self.seen_target = False
+        self.done: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        self.seen_events: set[str] = set()
+
+    def settle(self, ok: bool, message: str) -> None:
+        if not self.done.done():
+            self.done.set_result((ok, message))
+
+
+class RolloutWatcher:
+    """One poller for every service being waited on: DescribeServices in batches of 10."""
+
+    def __init__(self, aws: Aws, cluster: str, reporter: Reporter, poll_interval: float):
+        self.aws = aws
+        self.cluster = cluster
+        self.reporter = reporter
+        self.poll_interval = poll_interval
+        self.rollouts: dict[str, _Rollout] = {}
+        self.last: dict[str, ServiceState] = {}
+        self._wake = asyncio.Event()
+
+    def watch(self, service: str, target: str | None, timeout: float, since: datetime) -> _Rollout:
+        r = _Rollout(service, target, timeout, since)
+        self.rollouts[service] = r
+        self._wake.set()
+        return r
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            pending = [r for r in self.rollouts.values() if not r.done.done()]
+            if pending:
+                try:
+                    states = await ecs.describe_services(self.aws, self.cluster, [r.service for r in pending])
+                except CloudError as exc:
+                    for r in pending:
+                        if time.monotonic() > r.deadline:
+                            r.settle(False, f"timed out; last error: {exc}")
+                else:
+                    self.last.update(states)
+                    for r in pending:
+                        self._evaluate(r, states.get(r.service))
+                    self.reporter.progress(self.rows())
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    def rows(self) -> list[RolloutRow]:
+        rows = []
+        for name, r in self.rollouts.items():
+            s = self.last.get(name)
+            phase = "waiting" if not r.done.done() else ("ready" if r.done.result()[0] else "failed")
+            if s is None:
+                rows.append(RolloutRow(name, 0, 0, 0, 0, "-", phase))
+                continue
+            p = s.primary
+            rows.append(RolloutRow(name, s.desired, s.running, s.pending, p.failed_tasks if p else 0,
+                                   (p.rollout_state or "-") if p else "-", phase))
+        return rows
+
+    def _evaluate(self, r: _Rollout, svc: ServiceState | None) -> None:
+        if svc is not None:
+            for e in reversed(svc.events):
+                if e.id not in r.seen_events:
+                    r.seen_events.add(e.id)
+                    if e.created_at is None or e.created_at >= r.since:
+                        self.reporter.event(r.service, e.created_at, e.message)
+        if svc is None or svc.status != "ACTIVE":
+            if time.monotonic() > r.deadline:
+                r.settle(False, "service not found")
+            return
+        if r.target:
+            mine = [d for d in svc.deployments if family_revision(d.task_definition) == r.target]
+            if any(d.rollout_state == "FAILED" for d in mine):
+                d = next(d for d in mine if d.rollout_state == "FAILED")
+                back = svc.primary
+                where = (f"; rolled back to {family_revision(back.task_definition)}"
+                         if back and family_revision(back.task_definition) != r.target else "")
+                r.settle(False, f"deployment failed: {d.rollout_reason or 'circuit breaker tripped'}{where}")
+                return
+            if mine:
+                r.seen_target = True
+            primary = svc.primary
+            if r.seen_target and not mine and primary and family_revision(primary.task_definition) != r.target:
+                r.settle(False, f"rolled back to {family_revision(primary.task_definition)}")
+                return
+        if is_ready(svc, r.target):
+            r.settle(True, f"{svc.running}/{svc.desired} tasks running" +
+                     (f" on {r.target}" if r.target else ""))
+        elif time.monotonic() > r.deadline:
+            r.settle(False, f"timed out after {time.monotonic() - r.started:.0f}s: {svc.running}/{svc.desired} running, "
+                            f"{svc.pending} pending")
+
+
+async def stopped_tasks(aws: Aws, cluster: str, service: str, limit: int = 100) -> list[TaskState]:
+    arns = await ecs.list_task_arns(aws, cluster, service, desired_status="STOPPED")
+    if not arns:
+        return []
+    tasks = await ecs.describe_tasks(aws, cluster, arns[:limit])
+    return [t for t in tasks if t.service in (None, service)]
+
+
+async def apply(
+    plan: Plan,
+    aws: Aws,
+    *,
+    fleet_name: str,
+    dependencies: dict[str, list[str]],
+    observed: dict[str, ServiceState],
+    options: ApplyOptions | None = None,
+    reporter: Reporter | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> ApplyResult:
+    options = options or ApplyOptions()
+    reporter = reporter or SilentReporter()
+    cluster = plan.cluster
+    since = clock()
+    outcomes: dict[str, ServiceOutcome] = {}
+    sem = asyncio.Semaphore(options.concurrency)
+    watcher = RolloutWatcher(aws, cluster, reporter, options.poll_interval)
+    stop_watch = asyncio.Event()
+    ready: dict[str, asyncio.Future[bool]] = {
+        name: asyncio.get_running_loop().create_future() for name in dependencies
+    }
+    failed_any = asyncio.Event()
+
+    def finish(outcome: ServiceOutcome) -> None:
+        outcomes[outcome.service] = outcome
+        fut = ready.get(outcome.service)
+        if fut is not None and not fut.done():
+            fut.set_result(outcome.status in ("ready", "unchanged", "applied"))
+        if outcome.failed:
+            failed_any.set()
+        reporter.finished(outcome)
+
+    async def run_service(sp: ServicePlan) -> None:
+        started = time.monotonic()
+        deps = [d for d in dependencies.get(sp.service, []) if d in ready]
+        if options.wait and deps:
+            results = await asyncio.gather(*(asyncio.shield(ready[d]) for d in deps))
+            bad = [d for d, ok in zip(deps, results) if not ok]
+            if bad:
+                finish(ServiceOutcome(sp.service, "skipped", f"dependency not Ready: {', '.join(bad)}"))
+                return
+        async with sem:
+            for a in sp.actions:
+                reporter.action(sp.service, a.summary())
+            try:
+                target = await execute_service_plan(aws, cluster, fleet_name, sp)
+            except CloudError as exc:
+                finish(ServiceOutcome(sp.service, "failed", str(exc), duration=time.monotonic() - started))
+                return
+        if any(isinstance(a, DeleteServiceAction) for a in sp.actions):
+            finish(ServiceOutcome(sp.service, "deleted", "service deleted", duration=time.monotonic() - started))
+            return
+        if not options.wait:
+            finish(ServiceOutcome(sp.service, "applied", "changes applied; not waiting",
+                                  duration=time.monotonic() - started))
+            return
+        rollout = watcher.watch(sp.service, target if sp.rolls_out or target else None, options.timeout, since)
+        ok, message = await rollout.done
+        outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started)
+        if not ok:
+            try:
+                outcome.stopped_tasks = summarize_stopped(await stopped_tasks(aws, cluster, sp.service))
+            except CloudError as exc:
+                outcome.message += f" (stopped tasks unavailable: {exc})"
+        finish(outcome)
+
+    async def watch_unchanged(name: str) -> None:
+        """A service without changes still gates its dependents: it must be Ready."""
+        if is_ready(observed.get(name)):
+            finish(ServiceOutcome(name, "unchanged", "in sync and Ready"))
+            return
+        if not options.wait:
+            finish(ServiceOutcome(name, "unchanged", "in sync"))
+            return
+        rollout = watcher.watch(name, None, options.timeout, since)
+        ok, message = await rollout.done
+        finish(ServiceOutcome(name, "unchanged" if ok else "failed", message if ok else f"not Ready: {message}"))
+
+    jobs = []
+    for sp in plan.services:
+        jobs.append(run_service(sp) if sp.actions else watch_unchanged(sp.service))
+    watch_task = asyncio.create_task(watcher.run(stop_watch), name="rollout-watcher")
+    tasks = [asyncio.create_task(j) for j in jobs]
+
+    async def fail_fast() -> None:
+        await failed_any.wait()
+
+    try:
+        gathered = asyncio.gather(*tasks)
+        waiters: list[asyncio.Future[Any]] = [gathered]
+        ff = asyncio.create_task(fail_fast()) if options.fail_fast else None
+        if ff:
+            waiters.append(ff)
+        done, _ = await asyncio.wait(waiters, timeout=options.overall_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if gathered not in done:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            reason = "stopped: another service failed (--fail-fast)" if ff in done else "overall timeout reached"
+            for sp in plan.services:
+                if sp.service not in outcomes:
+                    finish(ServiceOutcome(sp.service, "failed", reason))
+        else:
+            gathered.result()
+        if ff:
+            ff.cancel()
+    finally:
+        stop_watch.set()
+        watcher._wake.set()
+        await asyncio.gather(watch_task, return_exceptions=True)
+    return ApplyResult(outcomes)

@@ -1,0 +1,168 @@
+"""aiobotocore clients for one target: opened once, closed by an AsyncExitStack, calls counted."""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from contextlib import AsyncExitStack
+from typing import Any
+
+from controller.errors import CloudError
+
+SERVICES = ("ecs", "logs", "ecr", "ec2", "elbv2")
+
+
+class Aws:
+    """AWS API access for one region/endpoint.
+
+    `calls` counts API operations (`ecs.DescribeServices` -> n) as botocore issues them;
+    `attempts` counts HTTP attempts including retries.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        dummy_credentials: bool = False,
+        max_attempts: int = 5,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        call_timeout: float = 120,
+        max_pool_connections: int = 32,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.profile = profile
+        self.dummy_credentials = dummy_credentials
+        self.max_attempts = max_attempts
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.call_timeout = call_timeout
+        self.max_pool_connections = max_pool_connections
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self._clients: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._stack: AsyncExitStack | None = None
+        self._session: Any = None
+
+    @classmethod
+    def for_target(cls, target: Any, **kwargs: Any) -> "Aws":
+        """An Aws for a manifest's `spec.target` (TargetSpec)."""
+        return cls(
+            target.region,
+            endpoint_url=target.endpoint,
+            profile=target.profile,
+            dummy_credentials=target.kind == "sandbox",
+            **kwargs,
+        )
+
+    async def __aenter__(self) -> "Aws":
+        from aiobotocore.session import get_session
+
+        self._stack = AsyncExitStack()
+        self._session = get_session()
+        if self.profile:
+            self._session.set_config_variable("profile", self.profile)
+        self._session.register("before-call", self._count_call)
+        self._session.register("before-send", self._count_attempt)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._clients.clear()
+
+    def _count_call(self, model: Any, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def _count_attempt(self, request: Any = None, **_: Any) -> None:
+        self.attempts["total"] += 1
+
+    @property
+    def write_calls(self) -> int:
+        reads = ("Describe", "List", "Get", "BatchGet", "Filter")
+        return sum(n for op, n in self.calls.items() if not op.split(".", 1)[1].startswith(reads))
+
+    async def client(self, service: str) -> Any:
+        if service in self._clients:
+            return self._clients[service]
+        async with self._lock:
+            if service not in self._clients:
+                from aiobotocore.config import AioConfig
+
+                assert self._stack is not None, "use `async with Aws(...)`"
+                config = AioConfig(
+                    region_name=self.region,
+                    retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+                    connect_timeout=self.connect_timeout,
+                    read_timeout=self.read_timeout,
+                    max_pool_connections=self.max_pool_connections,
+                )
+                kwargs: dict[str, Any] = {"config": config, "region_name": self.region}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                if self.dummy_credentials and not os.environ.get("AWS_ACCESS_KEY_ID"):
+                    kwargs.update(aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+                self._clients[service] = await self._stack.enter_async_context(
+                    self._session.create_client(service, **kwargs)
+                )
+        return self._clients[service]
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call `operation` (snake_case) with botocore retries and a bound on total time."""
+        client = await self.client(service)
+        method = getattr(client, operation)
+        try:
+            return await asyncio.wait_for(method(**params), self.call_timeout)
+        except asyncio.TimeoutError:
+            raise CloudError(_op_name(service, operation), "Timeout",
+                             f"no answer within {self.call_timeout:.0f}s from {self.endpoint_url or 'AWS'}") from None
+        except Exception as exc:  # botocore errors are mapped to one FleetError
+            raise _cloud_error(service, operation, exc, self.endpoint_url) from None
+
+    async def paginate(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
+        client = await self.client(service)
+        out: list[Any] = []
+        try:
+            async for page in client.get_paginator(operation).paginate(**params):
+                out.extend(page.get(key, []))
+        except Exception as exc:
+            raise _cloud_error(service, operation, exc, self.endpoint_url) from None
+        return out
+
+
+def _op_name(service: str, operation: str) -> str:
+    return f"{service}:{''.join(p.capitalize() for p in operation.split('_'))}"
+
+
+def _cloud_error(service: str, operation: str, exc: Exception, endpoint: str | None) -> CloudError:
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ParamValidationError,
+    )
+
+    op = _op_name(service, operation)
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return CloudError(op, err.get("Code", "ClientError"), err.get("Message", str(exc)))
+    if isinstance(exc, EndpointConnectionError):
+        return CloudError(op, "EndpointConnectionError", f"cannot reach {endpoint or 'the AWS endpoint'}: {exc}")
+    if isinstance(exc, NoCredentialsError):
+        return CloudError(op, "NoCredentials", "no AWS credentials found (environment, profile or instance role)")
+    if isinstance(exc, NoRegionError):
+        return CloudError(op, "NoRegion", "no AWS region configured")
+    if isinstance(exc, ParamValidationError):
+        return CloudError(op, "ParamValidation", " ".join(str(exc).split()))
+    if isinstance(exc, CloudError):
+        return exc
+    from botocore.exceptions import BotoCoreError
+
+    if isinstance(exc, (BotoCoreError, OSError)):
+        return CloudError(op, type(exc).__name__, str(exc))
+    raise exc

@@ -1,0 +1,154 @@
+"""ECS and ECR operations, batched as the APIs allow, returning controller.state values."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from controller.aws.client import Aws
+from controller.state import ContainerState, DeploymentState, ServiceEvent, ServiceState, TaskState
+
+DESCRIBE_SERVICES_BATCH = 10
+DESCRIBE_TASKS_BATCH = 100
+
+
+def _chunks(items: list[str], n: int) -> list[list[str]]:
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+async def describe_services(aws: Aws, cluster: str, names: list[str]) -> dict[str, ServiceState]:
+    """DescribeServices in batches of 10, concurrently. Missing services are absent."""
+    async def batch(chunk: list[str]) -> list[dict[str, Any]]:
+        resp = await aws.call("ecs", "describe_services", cluster=cluster, services=chunk, include=["TAGS"])
+        return resp.get("services", [])
+
+    results = await asyncio.gather(*(batch(c) for c in _chunks(names, DESCRIBE_SERVICES_BATCH)))
+    out: dict[str, ServiceState] = {}
+    for page in results:
+        for raw in page:
+            svc = service_state(raw)
+            # an INACTIVE (deleted) service shadows nothing if a live one of the same name exists
+            if svc.name not in out or out[svc.name].status == "INACTIVE":
+                out[svc.name] = svc
+    return out
+
+
+async def list_service_names(aws: Aws, cluster: str) -> list[str]:
+    arns = await aws.paginate("ecs", "list_services", "serviceArns", cluster=cluster)
+    return [a.rsplit("/", 1)[-1] for a in arns]
+
+
+async def describe_task_definition(aws: Aws, task_definition: str) -> dict[str, Any]:
+    resp = await aws.call("ecs", "describe_task_definition", taskDefinition=task_definition)
+    return resp["taskDefinition"]
+
+
+async def register_task_definition(aws: Aws, params: dict[str, Any]) -> str:
+    resp = await aws.call("ecs", "register_task_definition", **params)
+    return resp["taskDefinition"]["taskDefinitionArn"]
+
+
+async def create_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
+    resp = await aws.call("ecs", "create_service", **params)
+    return service_state(resp["service"])
+
+
+async def update_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
+    resp = await aws.call("ecs", "update_service", **params)
+    return service_state(resp["service"])
+
+
+async def tag_resource(aws: Aws, arn: str, tags: dict[str, str]) -> None:
+    await aws.call("ecs", "tag_resource", resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()])
+
+
+async def delete_service(aws: Aws, cluster: str, name: str) -> None:
+    await aws.call("ecs", "update_service", cluster=cluster, service=name, desiredCount=0)
+    await aws.call("ecs", "delete_service", cluster=cluster, service=name, force=True)
+
+
+async def list_task_arns(aws: Aws, cluster: str, service: str | None = None, *,
+                         desired_status: str = "RUNNING") -> list[str]:
+    params: dict[str, Any] = {"cluster": cluster, "desiredStatus": desired_status}
+    if service:
+        params["serviceName"] = service
+    return await aws.paginate("ecs", "list_tasks", "taskArns", **params)
+
+
+async def describe_tasks(aws: Aws, cluster: str, arns: list[str]) -> list[TaskState]:
+    async def batch(chunk: list[str]) -> list[dict[str, Any]]:
+        resp = await aws.call("ecs", "describe_tasks", cluster=cluster, tasks=chunk)
+        return resp.get("tasks", [])
+
+    pages = await asyncio.gather(*(batch(c) for c in _chunks(arns, DESCRIBE_TASKS_BATCH)))
+    return [task_state(t) for page in pages for t in page]
+
+
+async def resolve_image_tag(aws: Aws, repository: str, tag: str) -> str | None:
+    """The digest an ECR tag points at, or None when the tag or repository is unknown."""
+    from controller.errors import CloudError
+
+    try:
+        resp = await aws.call("ecr", "describe_images", repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except CloudError as exc:
+        if exc.code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            return None
+        raise
+    details = resp.get("imageDetails", [])
+    return details[0].get("imageDigest") if details else None
+
+
+def service_state(raw: dict[str, Any]) -> ServiceState:
+    deployments = tuple(
+        DeploymentState(
+            id=d.get("id", ""),
+            status=d.get("status", ""),
+            task_definition=d.get("taskDefinition", ""),
+            desired=d.get("desiredCount", 0),
+            running=d.get("runningCount", 0),
+            pending=d.get("pendingCount", 0),
+            failed_tasks=d.get("failedTasks", 0),
+            rollout_state=d.get("rolloutState"),
+            rollout_reason=d.get("rolloutStateReason"),
+            created_at=d.get("createdAt"),
+            updated_at=d.get("updatedAt"),
+        )
+        for d in raw.get("deployments", [])
+    )
+    return ServiceState(
+        name=raw["serviceName"],
+        arn=raw.get("serviceArn", ""),
+        status=raw.get("status", "ACTIVE"),
+        task_definition=raw.get("taskDefinition", ""),
+        desired=raw.get("desiredCount", 0),
+        running=raw.get("runningCount", 0),
+        pending=raw.get("pendingCount", 0),
+        launch_type=raw.get("launchType"),
+        network=raw.get("networkConfiguration"),
+        deployment_configuration=raw.get("deploymentConfiguration") or {},
+        tags={t["key"]: t["value"] for t in raw.get("tags", []) or []},
+        deployments=deployments,
+        events=tuple(ServiceEvent(e.get("id", ""), e.get("createdAt"), e.get("message", ""))
+                     for e in raw.get("events", [])),
+        created_at=raw.get("createdAt"),
+    )
+
+
+def task_state(raw: dict[str, Any]) -> TaskState:
+    group = raw.get("group")
+    return TaskState(
+        arn=raw["taskArn"],
+        service=group.split(":", 1)[1] if group and group.startswith("service:") else None,
+        task_definition=raw.get("taskDefinitionArn", ""),
+        last_status=raw.get("lastStatus", ""),
+        desired_status=raw.get("desiredStatus", ""),
+        stop_code=raw.get("stopCode"),
+        stopped_reason=raw.get("stoppedReason"),
+        containers=tuple(
+            ContainerState(c.get("name", ""), c.get("exitCode"), c.get("reason"), c.get("lastStatus"))
+            for c in raw.get("containers", [])
+        ),
+        created_at=raw.get("createdAt"),
+        started_at=raw.get("startedAt"),
+        stopped_at=raw.get("stoppedAt"),
+        group=group,
+    )

@@ -1,0 +1,122 @@
+"""Per-service conditions (Kubernetes API conventions): Ready, Progressing, Degraded.
+
+Each has a status, a CamelCase reason, a human message and the time it last flipped. The
+transition time moves only when the status flips; `ConditionTracker` keeps that memory across
+observations, and a one-shot observation takes it from the ECS deployment timestamps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from controller.state import DeploymentState, ServiceState, family_revision
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: bool
+    reason: str
+    message: str
+    last_transition_time: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "status": "True" if self.status else "False",
+            "reason": self.reason,
+            "message": self.message,
+            "lastTransitionTime": self.last_transition_time.isoformat() if self.last_transition_time else None,
+        }
+
+
+def _active(svc: ServiceState) -> list[DeploymentState]:
+    return [d for d in svc.deployments if d.status in ("PRIMARY", "ACTIVE")]
+
+
+def is_ready(svc: ServiceState | None, expected_task_definition: str | None = None) -> bool:
+    if svc is None or svc.status != "ACTIVE":
+        return False
+    primary = svc.primary
+    if primary is None:
+        return svc.desired == svc.running
+    if expected_task_definition and family_revision(primary.task_definition) != family_revision(expected_task_definition):
+        return False
+    return (primary.rollout_state in (None, "COMPLETED") and len(_active(svc)) == 1
+            and primary.running == svc.desired and svc.running == svc.desired)
+
+
+def conditions(svc: ServiceState | None, *, now: datetime | None = None) -> list[Condition]:
+    """Conditions from one observation, with transition times from ECS's own timestamps."""
+    if svc is None or svc.status != "ACTIVE":
+        status = "missing" if svc is None else svc.status.lower()
+        return [
+            Condition("Ready", False, "ServiceNotFound", f"service is {status}"),
+            Condition("Progressing", False, "ServiceNotFound", f"service is {status}"),
+            Condition("Degraded", False, "ServiceNotFound", f"service is {status}"),
+        ]
+    primary = svc.primary
+    active = _active(svc)
+    p_created = primary.created_at if primary else svc.created_at
+    p_updated = primary.updated_at if primary else svc.created_at
+
+    if is_ready(svc):
+        ready = Condition("Ready", True, "RolloutComplete",
+                          f"{svc.running}/{svc.desired} tasks running on {family_revision(svc.task_definition)}", p_updated)
+    elif primary is not None and primary.rollout_state == "FAILED":
+        ready = Condition("Ready", False, "RolloutFailed", primary.rollout_reason or "deployment failed", p_updated)
+    elif len(active) > 1 or (primary is not None and primary.rollout_state == "IN_PROGRESS"):
+        ready = Condition("Ready", False, "RolloutInProgress",
+                          f"{svc.running}/{svc.desired} running, {svc.pending} pending", p_created)
+    else:
+        ready = Condition("Ready", False, "TasksNotRunning", f"{svc.running}/{svc.desired} tasks running", p_updated)
+
+    if primary is not None and primary.rollout_state == "IN_PROGRESS":
+        progressing = Condition("Progressing", True, "NewDeployment",
+                                f"deployment {primary.id} rolling out {family_revision(primary.task_definition)}", p_created)
+    elif len(active) > 1:
+        progressing = Condition("Progressing", True, "Draining", f"{len(active) - 1} old deployment(s) draining", p_created)
+    elif svc.running != svc.desired:
+        progressing = Condition("Progressing", True, "Scaling", f"{svc.running} -> {svc.desired} tasks", p_updated)
+    else:
+        progressing = Condition("Progressing", False, "Stable", "no deployment in progress", p_updated)
+
+    failed = sum(d.failed_tasks for d in active)
+    rolled_back = any("rolling back" in e.message or "rolled back" in e.message for e in svc.events[:5])
+    if primary is not None and primary.rollout_state == "FAILED":
+        degraded = Condition("Degraded", True, "RolloutFailed", primary.rollout_reason or "deployment failed", p_updated)
+    elif rolled_back and (primary is None or primary.rollout_state != "COMPLETED" or failed):
+        degraded = Condition("Degraded", True, "RolledBack", svc.events[0].message, svc.events[0].created_at)
+    elif failed:
+        degraded = Condition("Degraded", True, "TasksFailing",
+                             f"{failed} task(s) failed to start or exited in the current deployment", p_updated)
+    else:
+        degraded = Condition("Degraded", False, "Healthy", "no failed tasks in the current deployment", p_created)
+    return [ready, progressing, degraded]
+
+
+class ConditionTracker:
+    """Keeps condition transition times stable across observations (they move only on a flip)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], Condition] = {}
+
+    def update(self, service: str, observed: list[Condition], *, now: datetime | None = None) -> list[Condition]:
+        now = now or datetime.now(timezone.utc)
+        out = []
+        for c in observed:
+            prev = self._last.get((service, c.type))
+            if prev is None:
+                c = replace(c, last_transition_time=c.last_transition_time or now)
+            elif prev.status == c.status:
+                c = replace(c, last_transition_time=prev.last_transition_time)
+            else:
+                c = replace(c, last_transition_time=now)
+            self._last[(service, c.type)] = c
+            out.append(c)
+        return out
+
+    def flipped(self, service: str, before: list[Condition], after: list[Condition]) -> list[Condition]:
+        old = {c.type: c.status for c in before}
+        return [c for c in after if old.get(c.type) is not None and old[c.type] != c.status]

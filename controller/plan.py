@@ -1,0 +1,240 @@
+"""plan(desired, observed) -> Plan. Pure: no I/O, no clock, no AWS.
+
+A Plan is a frozen value: per service, the typed actions that bring ECS to the manifest.
+A dry run is a Plan that is rendered and not applied.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import yaml
+
+from controller import normalize
+from controller.render import FLEET_TAG, SPEC_HASH_TAG, RenderedService
+from controller.state import ObservedFleet, ServiceState, family_revision
+
+TASK_DEF_TAG = "fleetctl.io/task-definition"
+
+
+@dataclass(frozen=True)
+class RegisterTaskDefinitionAction:
+    service: str
+    input: dict[str, Any]
+    diff: str
+
+    kind = "register-task-definition"
+
+    def summary(self) -> str:
+        return f"register {self.input['family']}"
+
+
+@dataclass(frozen=True)
+class CreateServiceAction:
+    service: str
+    input: dict[str, Any]
+    diff: str
+
+    kind = "create-service"
+
+    def summary(self) -> str:
+        return f"create service (desired {self.input['desiredCount']})"
+
+
+@dataclass(frozen=True)
+class UpdateServiceAction:
+    service: str
+    # only the fields that change, old -> new; "taskDefinition" new value is set at apply time
+    # when the same plan registers a new revision
+    changes: dict[str, tuple[Any, Any]]
+    input: dict[str, Any]
+    uses_new_task_definition: bool
+
+    kind = "update-service"
+
+    def summary(self) -> str:
+        return "update " + ", ".join(sorted(self.changes))
+
+
+@dataclass(frozen=True)
+class ScaleServiceAction:
+    service: str
+    old: int
+    new: int
+
+    kind = "scale"
+
+    def summary(self) -> str:
+        return f"scale {self.old} -> {self.new}"
+
+
+@dataclass(frozen=True)
+class TagServiceAction:
+    service: str
+    arn: str
+    spec_hash: str
+    # family:revision the service runs after this plan; None when the plan registers a new one
+    task_definition: str | None
+
+    kind = "tag"
+
+    def summary(self) -> str:
+        return f"record spec {self.spec_hash}"
+
+
+@dataclass(frozen=True)
+class DeleteServiceAction:
+    service: str
+    arn: str
+    desired: int
+
+    kind = "delete-service"
+
+    def summary(self) -> str:
+        return f"delete (scale {self.desired} -> 0, then delete)"
+
+
+Action = Union[
+    RegisterTaskDefinitionAction, CreateServiceAction, UpdateServiceAction,
+    ScaleServiceAction, TagServiceAction, DeleteServiceAction,
+]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: str
+    actions: tuple[Action, ...]
+
+    @property
+    def rolls_out(self) -> bool:
+        """Whether applying this makes ECS start or stop tasks that must be waited for."""
+        return any(isinstance(a, (CreateServiceAction, UpdateServiceAction, ScaleServiceAction)) for a in self.actions)
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster: str
+    services: tuple[ServicePlan, ...]
+    orphans: tuple[str, ...] = ()
+    in_sync: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(sp.actions for sp in self.services)
+
+    def for_service(self, name: str) -> ServicePlan | None:
+        return next((sp for sp in self.services if sp.service == name), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "inSync": self.is_empty,
+            "services": [
+                {
+                    "service": sp.service,
+                    "actions": [_action_dict(a) for a in sp.actions],
+                }
+                for sp in self.services if sp.actions
+            ],
+            "unchanged": list(self.in_sync),
+            "orphans": list(self.orphans),
+        }
+
+
+def _action_dict(a: Action) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": a.kind, "summary": a.summary()}
+    if isinstance(a, UpdateServiceAction):
+        out["changes"] = {k: {"from": old, "to": new} for k, (old, new) in a.changes.items()}
+    if isinstance(a, ScaleServiceAction):
+        out["changes"] = {"desiredCount": {"from": a.old, "to": a.new}}
+    if isinstance(a, (RegisterTaskDefinitionAction, CreateServiceAction)) and a.diff:
+        out["diff"] = a.diff
+    return out
+
+
+def plan(
+    desired: list[RenderedService],
+    observed: ObservedFleet,
+    *,
+    fleet_name: str,
+    prune: bool = False,
+) -> Plan:
+    """Compare each rendered service with what ECS runs and list the actions that close the gap."""
+    services: list[ServicePlan] = []
+    in_sync: list[str] = []
+    for r in desired:
+        actions = plan_service(r, observed.services.get(r.name), observed, fleet_name=fleet_name)
+        services.append(ServicePlan(r.name, tuple(actions)))
+        if not actions:
+            in_sync.append(r.name)
+    orphans = tuple(sorted(observed.orphans))
+    if prune:
+        for name in orphans:
+            s = observed.orphans[name]
+            services.append(ServicePlan(name, (DeleteServiceAction(name, s.arn, s.desired),)))
+    return Plan(observed.cluster, tuple(services), orphans=orphans, in_sync=tuple(in_sync))
+
+
+def plan_service(r: RenderedService, current: ServiceState | None, observed: ObservedFleet, *,
+                 fleet_name: str) -> list[Action]:
+    desired_td = normalize.task_definition(r.register_task_definition)
+    if current is None or current.status == "INACTIVE":
+        tags = r.create_service["tags"]
+        create = {**r.create_service, "tags": tags}
+        return [
+            RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(None, desired_td)),
+            CreateServiceAction(r.name, create, _diff(None, _service_view(r.create_service))),
+        ]
+
+    actions: list[Action] = []
+    recorded_td = current.tags.get(TASK_DEF_TAG)
+    trusted = (current.tags.get(SPEC_HASH_TAG) == r.spec_hash
+               and recorded_td == family_revision(current.task_definition))
+    td_changed = False
+    if not trusted:
+        live = observed.task_definitions.get(current.task_definition) or observed.task_definitions.get(
+            family_revision(current.task_definition))
+        live_td = normalize.task_definition(live) if live is not None else None
+        if live_td != desired_td:
+            td_changed = True
+            actions.append(RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(live_td, desired_td)))
+
+    want = r.update_service
+    changes: dict[str, tuple[Any, Any]] = {}
+    if td_changed:
+        changes["taskDefinition"] = (family_revision(current.task_definition), r.register_task_definition["family"] + ":<new>")
+    if current.desired != want["desiredCount"]:
+        changes["desiredCount"] = (current.desired, want["desiredCount"])
+    want_net = normalize.network(want.get("networkConfiguration"))
+    if want_net is not None and normalize.network(current.network) != want_net:
+        changes["networkConfiguration"] = (normalize.network(current.network), want_net)
+    want_dep = normalize.deployment_configuration(want["deploymentConfiguration"])
+    if normalize.deployment_configuration(current.deployment_configuration) != want_dep:
+        changes["deploymentConfiguration"] = (normalize.deployment_configuration(current.deployment_configuration), want_dep)
+
+    if set(changes) == {"desiredCount"}:
+        actions.append(ScaleServiceAction(r.name, current.desired, want["desiredCount"]))
+    elif changes:
+        update = {"cluster": want["cluster"], "service": want["service"]}
+        for key in changes:
+            update[key] = want[key]
+        actions.append(UpdateServiceAction(r.name, changes, update, uses_new_task_definition=td_changed))
+
+    if actions or not trusted or current.tags.get(FLEET_TAG) != fleet_name:
+        actions.append(TagServiceAction(r.name, current.arn, r.spec_hash,
+                                        None if td_changed else family_revision(current.task_definition)))
+    return actions
+
+
+def _service_view(create: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in create.items() if k not in ("cluster", "tags")}
+
+
+def _yaml(obj: Any) -> list[str]:
+    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=120).splitlines(keepends=True)
+
+
+def _diff(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    a = _yaml(old) if old is not None else []
+    return "".join(difflib.unified_diff(a, _yaml(new), "live", "manifest", n=3))

@@ -1,0 +1,111 @@
+"""The reconcile pipeline the CLI and the operator share: resolve → render → observe → plan."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from controller.aws.client import Aws
+from controller.conditions import Condition, conditions
+from controller.manifest.lint import parse_image
+from controller.manifest.models import Fleet
+from controller.observe import TaskDefinitionCache, observe_fleet, resolve_image_tags
+from controller.plan import TASK_DEF_TAG, Plan, plan
+from controller.render import SPEC_HASH_TAG, RenderedService, render
+from controller.state import ObservedFleet, family_revision
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    fleet: Fleet                 # with image tags resolved to digests
+    rendered: list[RenderedService]
+    observed: ObservedFleet
+    plan: Plan
+
+
+async def reconcile_plan(
+    aws: Aws,
+    fleet: Fleet,
+    *,
+    prune: bool = False,
+    only: str | None = None,
+    cache: TaskDefinitionCache | None = None,
+) -> Reconciliation:
+    resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
+    rendered = render(resolved, only)
+    observed = await observe_fleet(aws, fleet.spec.target.cluster, fleet.metadata.name, rendered,
+                                   cache=cache, find_orphans=only is None)
+    return Reconciliation(resolved, rendered, observed, plan(rendered, observed, fleet_name=fleet.metadata.name,
+                                                             prune=prune))
+
+
+def dependencies(fleet: Fleet) -> dict[str, list[str]]:
+    return {s.name: list(s.depends_on) for s in fleet.spec.services}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: str
+    desired: int
+    running: int
+    pending: int
+    rollout: str
+    task_definition: str
+    manifest_image: str
+    running_image: str | None
+    conditions: list[Condition]
+
+    @property
+    def image_matches(self) -> bool:
+        return self.running_image is not None and _digest(self.running_image) == _digest(self.manifest_image)
+
+    def condition(self, type_: str) -> Condition:
+        return next(c for c in self.conditions if c.type == type_)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "desired": self.desired,
+            "running": self.running,
+            "pending": self.pending,
+            "rolloutState": self.rollout,
+            "taskDefinition": self.task_definition,
+            "manifestDigest": _digest(self.manifest_image),
+            "runningDigest": _digest(self.running_image) if self.running_image else None,
+            "imageMatches": self.image_matches,
+            "conditions": [c.as_dict() for c in self.conditions],
+        }
+
+
+def _digest(image: str) -> str | None:
+    return parse_image(image)[2]
+
+
+async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | None = None) -> tuple[Reconciliation, list[ServiceStatus]]:
+    cache = cache or TaskDefinitionCache()
+    rec = await reconcile_plan(aws, fleet, cache=cache)
+    out = []
+    for r in rec.rendered:
+        svc = rec.observed.services.get(r.name)
+        manifest_image = r.register_task_definition["containerDefinitions"][0]["image"]
+        running_image = None
+        if svc is not None and svc.status == "ACTIVE":
+            trusted = (svc.tags.get(SPEC_HASH_TAG) == r.spec_hash
+                       and svc.tags.get(TASK_DEF_TAG) == family_revision(svc.task_definition))
+            td = rec.observed.task_definitions.get(svc.task_definition)
+            if trusted:
+                running_image = manifest_image
+            elif td:
+                running_image = td["containerDefinitions"][0]["image"]
+        primary = svc.primary if svc else None
+        out.append(ServiceStatus(
+            service=r.name,
+            desired=svc.desired if svc else 0,
+            running=svc.running if svc else 0,
+            pending=svc.pending if svc else 0,
+            rollout=(primary.rollout_state or "-") if primary else "-",
+            task_definition=family_revision(svc.task_definition) if svc else "-",
+            manifest_image=manifest_image,
+            running_image=running_image,
+            conditions=conditions(svc),
+        ))
+    return rec, out
