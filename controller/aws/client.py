@@ -111,7 +111,7 @@ class Aws:
                 )
         return self._clients[service]
 
-    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+    async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Call `operation` (snake_case) with botocore retries and a bound on total time."""
         client = await self.client(service)
         method = getattr(client, operation)
@@ -123,7 +123,7 @@ class Aws:
         except Exception as exc:  # botocore errors are mapped to one FleetError
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
 
-    async def paginate(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
+    async def paginate(self, service: str, operation: str, key: str, /, **params: Any) -> list[Any]:
         client = await self.client(service)
         out: list[Any] = []
         try:

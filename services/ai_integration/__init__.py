@@ -1,0 +1,1 @@
+"""Prepares model invocations."""

@@ -1,0 +1,1 @@
+"""Routes AI tasks to registered models."""

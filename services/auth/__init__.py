@@ -1,0 +1,1 @@
+"""Issues and verifies HMAC-signed tokens."""

@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.auth.service import Auth
+
+run_service(Auth)

@@ -1,0 +1,1 @@
+"""Allocates bodies to NPCs."""

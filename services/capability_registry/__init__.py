@@ -1,0 +1,1 @@
+"""Which providers offer which capabilities."""

@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.environmental_narrative.service import EnvironmentalNarrative
+
+run_service(EnvironmentalNarrative)

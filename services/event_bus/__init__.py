@@ -1,0 +1,1 @@
+"""Durable events on a JetStream stream."""

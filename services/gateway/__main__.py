@@ -1,0 +1,4 @@
+from sdk import run
+from services.gateway.app import NAME, GatewayConfig, serve
+
+run(NAME, serve, GatewayConfig)

@@ -1,0 +1,1 @@
+"""Lore articles and search."""

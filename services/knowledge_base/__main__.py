@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.knowledge_base.service import KnowledgeBase
+
+run_service(KnowledgeBase)

@@ -1,0 +1,1 @@
+"""Translation between the game's languages."""

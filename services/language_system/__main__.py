@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.language_system.service import LanguageSystem
+
+run_service(LanguageSystem)

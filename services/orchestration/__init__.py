@@ -1,0 +1,1 @@
+"""Spawns NPCs across the fleet."""

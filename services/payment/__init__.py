@@ -1,0 +1,1 @@
+"""A signed ledger of charges and refunds."""

@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.payment.service import Payment
+
+run_service(Payment)

@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.performance_mode.service import PerformanceMode
+
+run_service(PerformanceMode)

@@ -1,0 +1,4 @@
+from sdk import run_service
+from services.quest.service import Quest
+
+run_service(Quest)

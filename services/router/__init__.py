@@ -1,0 +1,1 @@
+"""Resolves a capability to one provider."""

@@ -1,0 +1,101 @@
+"""Fixtures for reconcile tests: the real sandbox, and fleets on clusters of their own."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+
+@dataclass
+class SandboxHandle:
+    endpoint_url: str
+    outputs: dict[str, Any]          # raw `terraform output -json` document
+    state_dir: Path
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def value(self, name: str) -> Any:
+        return self.outputs[name]["value"]
+
+
+@pytest.fixture(scope="session")
+def sandbox_handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    from sandbox import api
+    from sandbox.config import SandboxConfig
+
+    state_dir = tmp_path_factory.mktemp("controller-sandbox")
+    config = SandboxConfig(startup_grace=0.5, tick=0.1, backoff_base=0.2, backoff_max=2.0,
+                           default_stop_timeout=5.0, shutdown_stop_timeout=2.0)
+    info = api.ensure_running(state_dir, config)
+    try:
+        yield SandboxHandle(info.endpoint_url, json.loads(info.outputs_path.read_text()), state_dir)
+    finally:
+        report = api.stop(state_dir)
+        assert not report.survivors
+
+
+@dataclass
+class TestFleet:
+    manifest: Path
+    outputs: Path
+    cluster: str
+    doc: dict[str, Any]
+
+    def write(self) -> None:
+        self.manifest.write_text(yaml.safe_dump(self.doc, sort_keys=False))
+
+    def service(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.doc["spec"]["services"] if s["name"] == name)
+
+
+@pytest.fixture
+def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
+    """A copy of manifests/local.yaml limited to some services, on a fresh cluster."""
+
+    def make(services: list[str], **service_overrides: dict[str, Any]) -> TestFleet:
+        cluster = f"test-{uuid.uuid4().hex[:8]}"
+        sandbox_handle.client("ecs").create_cluster(clusterName=cluster)
+        outputs = json.loads(json.dumps(sandbox_handle.outputs))
+        outputs["ecs_cluster_name"]["value"] = cluster
+        out_path = tmp_path / "outputs.json"
+        out_path.write_text(json.dumps(outputs))
+        doc = yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())
+        doc["spec"].pop("terraformOutputs")
+        keep = [s for s in doc["spec"]["services"] if s["name"] in services]
+        for s in keep:
+            s["dependsOn"] = [d for d in s.get("dependsOn", []) if d in services]
+            if not s["dependsOn"]:
+                s.pop("dependsOn")
+            s.update(service_overrides.get(s["name"], {}))
+        doc["spec"]["services"] = keep
+        fleet = TestFleet(tmp_path / "fleet.yaml", out_path, cluster, doc)
+        fleet.write()
+        return fleet
+
+    return make
+
+
+def push_image(sandbox_handle: SandboxHandle, name: str, tag: str) -> str:
+    """Register another image for `gaming/<name>` in the sandbox ECR; returns its digest."""
+    ecr = sandbox_handle.client("ecr")
+    body = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                   "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest()},
+        "layers": [],
+    })
+    resp = ecr.put_image(repositoryName=f"gaming/{name}", imageManifest=body, imageTag=tag)
+    return resp["image"]["imageId"]["imageDigest"]

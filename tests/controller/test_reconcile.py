@@ -1,0 +1,174 @@
+"""observe → plan → apply against the sandbox over HTTP (moto + task runner + nats-server)."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from controller.apply import ApplyOptions, apply
+from controller.aws import Aws
+from controller.manifest import load_manifest
+from controller.reconcile import dependencies, reconcile_plan
+from tests.conftest import run_cli
+from tests.controller.conftest import push_image
+
+FAST = ApplyOptions(timeout=60, overall_timeout=120, poll_interval=0.3)
+
+
+async def _apply(fleet_files, **opts):
+    loaded = load_manifest(fleet_files.manifest, tf_outputs=fleet_files.outputs)
+    async with Aws.for_target(loaded.fleet.spec.target) as aws:
+        rec = await reconcile_plan(aws, loaded.fleet)
+        result = await apply(rec.plan, aws, fleet_name=loaded.fleet.metadata.name,
+                             dependencies=dependencies(loaded.fleet), observed=rec.observed.services,
+                             options=ApplyOptions(**{**FAST.__dict__, **opts}))
+        return rec, result, aws
+
+
+async def test_apply_from_empty_then_plan_is_empty_and_reapply_writes_nothing(make_fleet):
+    fleet = make_fleet(["settings", "performance_mode", "time_manager", "weather_manager"])
+    rec, result, aws = await _apply(fleet)
+    assert result.ok, {k: v.message for k, v in result.outcomes.items()}
+    assert {o.status for o in result.outcomes.values()} == {"ready"}
+    assert aws.calls["ecs.CreateService"] == 4 and aws.calls["ecs.RegisterTaskDefinition"] == 4
+
+    rec2, result2, aws2 = await _apply(fleet)
+    assert rec2.plan.is_empty
+    assert result2.ok
+    assert aws2.write_calls == 0, aws2.calls
+    assert aws2.calls["ecs.DescribeTaskDefinition"] == 0  # spec hash tags spare the reads
+
+    plan = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
+    assert plan.code == 0, plan.stdout + plan.stderr
+    assert "in sync: 4 services" in plan.stdout
+
+
+async def test_dependencies_roll_first(make_fleet):
+    fleet = make_fleet(["settings", "performance_mode"])
+    _rec, result, _aws = await _apply(fleet)
+    assert result.ok
+    # performance_mode depends on settings: it cannot have finished before settings was Ready
+    assert list(result.outcomes)[0] == "settings"
+
+
+async def test_changing_one_image_rolls_only_that_service(make_fleet, sandbox_handle):
+    fleet = make_fleet(["settings", "time_manager", "weather_manager"])
+    _rec, result, _aws = await _apply(fleet)
+    assert result.ok
+    digest = push_image(sandbox_handle, "time_manager", "v2")
+    image = fleet.service("time_manager")["image"].replace(":latest", ":v2")
+    fleet.service("time_manager")["image"] = image
+    fleet.write()
+
+    out = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs), "-o", "json")
+    assert out.code == 1, out.stderr
+    body = json.loads(out.stdout)
+    assert [s["service"] for s in body["services"]] == ["time_manager"]
+    kinds = [a["type"] for a in body["services"][0]["actions"]]
+    assert kinds == ["register-task-definition", "update-service", "tag"]
+    assert digest in body["services"][0]["actions"][0]["diff"]
+
+    diff = run_cli("diff", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
+    assert diff.code == 1
+    registry = sandbox_handle.value("ecr_registry")
+    added = [line.strip() for line in diff.stdout.splitlines() if line.strip().startswith("+")]
+    assert any(line.endswith(f"image: {registry}/gaming/time_manager@{digest}") for line in added), diff.stdout
+
+    rec, result, aws = await _apply(fleet)
+    assert result.ok
+    assert result.outcomes["time_manager"].status == "ready"
+    assert result.outcomes["settings"].status == "unchanged"
+    assert aws.calls["ecs.UpdateService"] == 1 and aws.calls["ecs.RegisterTaskDefinition"] == 1
+
+    again = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
+    assert again.code == 0
+
+
+async def test_broken_command_fails_rolls_back_and_reports_stopped_tasks(make_fleet, sandbox_handle):
+    fleet = make_fleet(["settings"])
+    _rec, result, _aws = await _apply(fleet)
+    assert result.ok
+    ecs = sandbox_handle.client("ecs")
+    before = ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]["taskDefinition"]
+
+    fleet.service("settings")["command"] = ["python", "-m", "services.settings_typo"]
+    fleet.write()
+    out = run_cli("apply", str(fleet.manifest), "--tf-outputs", str(fleet.outputs), "--timeout", "90s", timeout=150)
+    assert out.code == 1, out.stdout + out.stderr
+    assert "settings: failed" in out.stderr
+    assert "EssentialContainerExited" in out.stderr and "exit code 1" in out.stderr
+    assert "fleetctl diagnose --service settings" in out.stderr
+    after = ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]
+    assert after["taskDefinition"].rsplit("/", 1)[-1] == before.rsplit("/", 1)[-1]  # rolled back
+
+    # the manifest still differs from what runs: plan says so
+    assert run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 1
+
+
+async def test_no_wait_returns_after_submitting(make_fleet):
+    fleet = make_fleet(["language_system"])
+    _rec, result, aws = await _apply(fleet, wait=False)
+    assert result.ok and result.outcomes["language_system"].status == "applied"
+    assert aws.calls["ecs.DescribeServices"] == 1  # observe only: no rollout polling
+
+
+def test_invalid_manifest_makes_no_aws_call(tmp_path):
+    hits = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                hits.append(1)
+                conn.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    outputs = tmp_path / "o.json"
+    from tests.conftest import FIXTURES
+
+    doc = json.loads((FIXTURES / "local-tf-outputs.json").read_text())
+    doc["aws_endpoint_url"]["value"] = f"http://127.0.0.1:{port}"
+    outputs.write_text(json.dumps(doc))
+    broken = tmp_path / "fleet.yaml"
+    text = (FIXTURES.parent.parent / "manifests" / "local.yaml").read_text()
+    broken.write_text(text.replace("dependsOn: [auth, router]", "dependsOn: [auth, nosuch]"))
+    try:
+        for verb in ("plan", "apply", "status", "diff"):
+            out = run_cli(verb, str(broken), "--tf-outputs", str(outputs))
+            assert out.code == 2, (verb, out.stderr)
+            assert "unknown service 'nosuch'" in out.stderr
+        # the same manifest, fixed, does reach the endpoint: the listener is real
+        broken.write_text(text)
+        assert run_cli("plan", str(broken), "--tf-outputs", str(outputs), timeout=120).code == 2
+        assert hits
+    finally:
+        stop.set()
+        t.join()
+        server.close()
+
+
+def test_unreachable_endpoint_is_one_line_exit_2(tmp_path):
+    from tests.conftest import FIXTURES
+
+    doc = json.loads((FIXTURES / "local-tf-outputs.json").read_text())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    doc["aws_endpoint_url"]["value"] = f"http://127.0.0.1:{port}"
+    outputs = tmp_path / "o.json"
+    outputs.write_text(json.dumps(doc))
+    out = run_cli("plan", "manifests/local.yaml", "--tf-outputs", str(outputs), timeout=120)
+    assert out.code == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach" in lines[0] and "Traceback" not in out.stderr

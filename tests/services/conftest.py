@@ -1,0 +1,53 @@
+"""One nats-server and the whole fleet (22 services + gateway) as real processes, per session."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import AsyncIterator, Iterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from fleet_support import Fleet, manifest_services, service_env, wait_for_ping
+from sdk.testing import NatsServer, ServiceProcess, free_port, wait_for_jetstream
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(nats_server: NatsServer) -> AsyncIterator[Client]:
+    await wait_for_jetstream(nats_server.url)
+    connection = await nats.connect(nats_server.url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def fleet(nats_server: NatsServer, client: Client, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
+    logs = tmp_path_factory.mktemp("fleet-logs")
+    gateway_port = free_port()
+    processes = {
+        name: ServiceProcess(
+            name, service_env(nats_server.url, name, GATEWAY_PORT=str(gateway_port), GATEWAY_REQUEST_TIMEOUT="3"), logs / f"{name}.log"
+        ).start()
+        for name in manifest_services()
+    }
+    fleet = Fleet(nats_server, processes, gateway_port)
+    deadline = time.monotonic() + 60
+    try:
+        await asyncio.gather(*(wait_for_ping(client, name, deadline) for name in processes))
+    except Exception:
+        pytest.fail(f"the fleet did not come up:\n{fleet.logs()}")
+    yield fleet
+    for process in processes.values():
+        if process.process is not None and process.process.poll() is None:
+            process.process.send_signal(15)
+    for process in processes.values():
+        process.terminate()
