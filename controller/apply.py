@@ -19,6 +19,8 @@ from controller.aws.client import Aws
 from controller.conditions import is_ready
 from controller.errors import CloudError
 from controller.plan import (
+    COMPLETED_TAG,
+    PREVIOUS_TAG,
     TASK_DEF_TAG,
     CreateServiceAction,
     DeleteServiceAction,
@@ -156,6 +158,19 @@ async def register_if_changed(aws: Aws, params: dict[str, Any]) -> str:
     if latest is not None and normalize.task_definition(latest) == normalize.task_definition(params):
         return latest["taskDefinitionArn"]
     return await ecs.register_task_definition(aws, params)
+
+
+async def record_completed(aws: Aws, svc: ServiceState | None, target: str) -> None:
+    """Remember the last completed revision (and the one before) for `fleetctl rollback`."""
+    if svc is None:
+        return
+    completed = svc.tags.get(COMPLETED_TAG)
+    if completed == target:
+        return
+    tags = {COMPLETED_TAG: target}
+    if completed:
+        tags[PREVIOUS_TAG] = completed
+    await ecs.tag_resource(aws, svc.arn, tags)
 
 
 def summarize_stopped(tasks: list[TaskState], limit: int = 5) -> list[StoppedTaskSummary]:
@@ -342,6 +357,11 @@ async def apply(
         rollout = watcher.watch(sp.service, target if sp.rolls_out or target else None, options.timeout, since)
         ok, message = await rollout.done
         outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started)
+        if ok and target:
+            try:
+                await record_completed(aws, watcher.last.get(sp.service), target)
+            except CloudError as exc:
+                outcome.message += f" (could not record the completed revision: {exc})"
         if not ok:
             try:
                 outcome.stopped_tasks = summarize_stopped(await stopped_tasks(aws, cluster, sp.service))

@@ -117,6 +117,5 @@ class ConditionTracker:
             out.append(c)
         return out
 
-    def flipped(self, service: str, before: list[Condition], after: list[Condition]) -> list[Condition]:
-        old = {c.type: c.status for c in before}
-        return [c for c in after if old.get(c.type) is not None and old[c.type] != c.status]
+    def snapshot(self, service: str) -> dict[str, bool]:
+        return {t: c.status for (s, t), c in self._last.items() if s == service}

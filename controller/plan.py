@@ -16,6 +16,8 @@ from controller.render import FLEET_TAG, SPEC_HASH_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 
 TASK_DEF_TAG = "fleetctl.io/task-definition"
+COMPLETED_TAG = "fleetctl.io/completed"     # last revision whose rollout completed
+PREVIOUS_TAG = "fleetctl.io/previous"       # the completed revision before that
 
 
 @dataclass(frozen=True)

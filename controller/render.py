@@ -40,13 +40,18 @@ def family(fleet: Fleet, service: str) -> str:
     return f"{fleet.metadata.name}-{service}"
 
 
-def nats_environment(fleet: Fleet) -> tuple[dict[str, str], dict[str, str]]:
-    """Environment and secrets every container gets from spec.nats (contract of sdk.settings)."""
+def nats_environment(fleet: Fleet, service: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Environment and secrets a container gets from spec.nats (contract of sdk.settings)."""
     nats = fleet.spec.nats
     env = {"NATS_URL": ",".join(nats.urls)}
     secrets: dict[str, str] = {}
     if nats.credentials is not None:
-        secrets["NATS_CREDS"] = nats.credentials.value_from
+        if nats.credentials.format == "password-per-service":
+            # a JSON key of a Secrets Manager secret: <arn>:<json-key>:<version-stage>:<version-id>
+            env["NATS_USER"] = service
+            secrets["NATS_PASSWORD"] = f"{nats.credentials.value_from}:{service}::"
+        else:
+            secrets["NATS_CREDS"] = nats.credentials.value_from
     if nats.tls is not None and nats.tls.enabled:
         env["NATS_TLS"] = "true"
         if nats.tls.server_name:
@@ -65,7 +70,7 @@ def image_version(image: str) -> str:
 
 
 def container_definition(fleet: Fleet, svc: EffectiveService) -> dict[str, Any]:
-    nats_env, nats_secrets = nats_environment(fleet)
+    nats_env, nats_secrets = nats_environment(fleet, svc.name)
     env = {**svc.environment, **nats_env, "SERVICE_NAME": svc.name, "SERVICE_VERSION": image_version(svc.image)}
     secrets = {**svc.secrets, **nats_secrets}
     container: dict[str, Any] = {

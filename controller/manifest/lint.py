@@ -16,8 +16,8 @@ Finding = tuple[Path, str]
 
 SECRET_WORDS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE")
 # Set by fleetctl from spec.nats and the image; a manifest must not set them by hand.
-RESERVED_ENV = ("NATS_URL", "SERVICE_NAME", "SERVICE_VERSION", "NATS_CREDS", "NATS_TLS", "NATS_TLS_CA",
-                "NATS_TLS_CA_FILE", "NATS_TLS_SERVER_NAME")
+RESERVED_ENV = ("NATS_URL", "SERVICE_NAME", "SERVICE_VERSION", "NATS_CREDS", "NATS_USER", "NATS_PASSWORD",
+                "NATS_TLS", "NATS_TLS_CA", "NATS_TLS_CA_FILE", "NATS_TLS_SERVER_NAME")
 
 # Fargate task sizes: cpu units -> accepted memory (MiB).
 FARGATE_SIZES: dict[int, range] = {

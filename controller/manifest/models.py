@@ -73,6 +73,14 @@ class SecretRef(Model):
     value_from: str = Field(description="ARN of a Secrets Manager secret or SSM parameter")
 
 
+class NatsCredentialsSpec(SecretRef):
+    format: Literal["creds", "password-per-service"] = Field(
+        "creds",
+        description="`creds`: the secret holds a NATS .creds file (NATS_CREDS); `password-per-service`: a JSON "
+                    "secret {service: password}, each task gets NATS_USER=<service> and only its own key as NATS_PASSWORD",
+    )
+
+
 class NatsTlsSpec(Model):
     enabled: bool = True
     server_name: str | None = Field(None, description="name to verify in the server certificate")
@@ -82,7 +90,7 @@ class NatsTlsSpec(Model):
 
 class NatsSpec(Model):
     urls: StrList = Field(description="NATS server URLs (nats://, tls://, ws://, wss://)")
-    credentials: SecretRef | None = Field(None, description="NATS .creds file stored as a secret; never inline")
+    credentials: NatsCredentialsSpec | None = Field(None, description="NATS credentials stored as a secret; never inline")
     tls: NatsTlsSpec | None = None
     target_group_arn: str | None = Field(None, description="NLB target group in front of NATS (diagnose checks its health)")
     security_groups: StrList = Field(default_factory=list, description="security groups of the NATS servers")

@@ -81,7 +81,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, a
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 key = str(key)
             child = (*path, str(key) if not isinstance(key, str) else key)
@@ -92,7 +92,12 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, a
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), out, active) for i, item in enumerate(node.value)]
+    return _construct(loader, node)
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     try:
         return loader.construct_object(node, deep=True)
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `!!int abc`
-        raise YamlSyntaxError(f"invalid YAML value {node.tag.rsplit(':', 1)[-1]}: {exc}", node.start_mark.line + 1) from None
+    except (ValueError, TypeError, OverflowError, AttributeError) as exc:  # e.g. `!!int abc`
+        tag = node.tag.rsplit(":", 1)[-1]
+        raise YamlSyntaxError(f"invalid YAML value for tag {tag!r}: {exc}", node.start_mark.line + 1) from None

@@ -172,3 +172,25 @@ def test_unreachable_endpoint_is_one_line_exit_2(tmp_path):
     assert out.code == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach" in lines[0] and "Traceback" not in out.stderr
+
+
+async def test_rollback_returns_to_the_previous_completed_revision(make_fleet, sandbox_handle):
+    fleet = make_fleet(["knowledge_base"])
+    assert (await _apply(fleet))[1].ok
+    fleet.service("knowledge_base")["environment"] = {"KB_FLAVOUR": "second"}
+    fleet.write()
+    assert (await _apply(fleet))[1].ok
+    ecs = sandbox_handle.client("ecs")
+    current = ecs.describe_services(cluster=fleet.cluster, services=["knowledge_base"])["services"][0]["taskDefinition"]
+    assert current.endswith(":2")
+
+    out = run_cli("rollback", "knowledge_base", "-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
+                  "--timeout", "60s")
+    assert out.code == 0, out.stdout + out.stderr
+    assert "gaming-system-knowledge_base:2 -> gaming-system-knowledge_base:1: ok" in out.stdout
+    svc = ecs.describe_services(cluster=fleet.cluster, services=["knowledge_base"])["services"][0]
+    assert svc["taskDefinition"].rsplit("/", 1)[-1] == "gaming-system-knowledge_base:1"
+    assert svc["runningCount"] == 1
+    # the manifest still asks for revision 2's content: plan reports the difference
+    assert run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 1
+    assert run_cli("rollback", "nosuch", "-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 2

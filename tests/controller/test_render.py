@@ -50,7 +50,8 @@ def test_rendered_prod_service_carries_nats_logs_secrets_and_breaker():
     assert env["SERVICE_VERSION"] == fleet.service("auth").image.split("@")[1]
     secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
     assert secrets["AUTH_SIGNING_KEY"].startswith("arn:aws:secretsmanager:")
-    assert secrets["NATS_CREDS"].endswith("fleet-creds-AbCdEf")
+    assert secrets["NATS_PASSWORD"].endswith("fleet-creds-AbCdEf:auth::")
+    assert env["NATS_USER"] == "auth"
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {"awslogs-group": "/ecs/gaming-system-nats", "awslogs-region": "us-east-1",

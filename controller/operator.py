@@ -1,0 +1,244 @@
+"""The operator: a level-triggered reconcile loop that keeps ECS at the manifest.
+
+Every pass reads the manifest and the live state of the whole fleet (batched), plans, and
+hands each service that needs changes to a bounded set of workers. What woke the loop does not
+matter: the periodic resync, a requeue while a rollout progresses, or a manifest edit. A
+service is never reconciled twice at once; errors and repeated failed rollouts back off per
+service. A manifest edit that does not validate is reported and ignored: the last good spec
+stays in force.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller.apply import execute_service_plan
+from controller.aws.client import Aws
+from controller.conditions import ConditionTracker, conditions
+from controller.errors import FleetError, ManifestError
+from controller.manifest import LoadedManifest, load_manifest
+from controller.observe import TaskDefinitionCache
+from controller.plan import ScaleServiceAction, ServicePlan, UpdateServiceAction
+from controller.reconcile import reconcile_plan
+
+log = logging.getLogger("fleetctl.controller")
+
+
+@dataclass
+class Backoff:
+    base: float = 5.0
+    cap: float = 600.0
+    failures: int = 0
+    not_before: float = 0.0
+    spec: str | None = None
+
+    def fail(self, now: float) -> float:
+        self.failures += 1
+        delay = min(self.cap, self.base * 2 ** (self.failures - 1))
+        self.not_before = now + delay
+        return delay
+
+    def reset(self) -> None:
+        self.failures, self.not_before, self.spec = 0, 0.0, None
+
+
+@dataclass
+class OperatorStats:
+    passes: int = 0
+    last_pass_ok: bool = False
+    last_pass_at: float = 0.0
+    applied: int = 0
+    errors: int = 0
+    drift_healed: int = 0
+    manifest_reloads: int = 0
+    manifest_rejected: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+class Operator:
+    def __init__(
+        self,
+        manifest: Path,
+        *,
+        tf_outputs: Path | None = None,
+        interval: float = 30.0,
+        progress_interval: float = 5.0,
+        health_port: int | None = None,
+        backoff_base: float = 5.0,
+    ) -> None:
+        self.manifest = manifest
+        self.tf_outputs = tf_outputs
+        self.interval = interval
+        self.progress_interval = progress_interval
+        self.health_port = health_port
+        self.backoff_base = backoff_base
+        self.stats = OperatorStats()
+        self.loaded: LoadedManifest | None = None
+        self._manifest_digest: str | None = None
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._backoff: dict[str, Backoff] = {}
+        self._wake = asyncio.Event()
+        self._cache = TaskDefinitionCache()
+        self.conditions = ConditionTracker()
+        self.health_url: str | None = None
+
+    # -- manifest -----------------------------------------------------------------------
+    def reload_manifest(self) -> bool:
+        """Load the manifest when its content changed. Returns True when a new spec took effect."""
+        try:
+            data = self.manifest.read_bytes()
+        except OSError as exc:
+            if self.loaded is None:
+                raise FleetError(f"{self.manifest}: cannot read: {exc.strerror or exc}") from None
+            log.error("manifest unreadable, keeping the last good spec: %s", exc)
+            return False
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._manifest_digest:
+            return False
+        self._manifest_digest = digest
+        try:
+            loaded = load_manifest(self.manifest, tf_outputs=self.tf_outputs)
+        except ManifestError as exc:
+            if self.loaded is None:
+                raise
+            self.stats.manifest_rejected += 1
+            for issue in exc.issues:
+                log.error("manifest edit rejected, keeping the last good spec: %s", issue)
+            return False
+        first = self.loaded is None
+        self.loaded = loaded
+        if not first:
+            self.stats.manifest_reloads += 1
+            log.info("manifest reloaded: %d services", len(loaded.fleet.spec.services))
+        return True
+
+    # -- loop ---------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        self.reload_manifest()
+        assert self.loaded is not None
+        health = await self._start_health() if self.health_port is not None else None
+        try:
+            async with Aws.for_target(self.loaded.fleet.spec.target) as aws:
+                if ready is not None:
+                    ready.set()
+                while not stop.is_set():
+                    next_in = await self._pass(aws)
+                    self.stats.calls = dict(aws.calls)
+                    self._wake.clear()
+                    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+                    try:
+                        await asyncio.wait(waits, timeout=next_in, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for w in waits:
+                            w.cancel()
+                    if self.reload_manifest():
+                        continue
+                # finish in-flight AWS calls before leaving
+                if self._in_flight:
+                    log.info("stopping: waiting for %d in-flight reconcile(s)", len(self._in_flight))
+                    await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        finally:
+            if health is not None:
+                await health.cleanup()
+
+    async def _pass(self, aws: Aws) -> float:
+        """One level-triggered pass over the whole fleet. Returns seconds until the next one."""
+        assert self.loaded is not None
+        fleet = self.loaded.fleet
+        now = time.monotonic()
+        try:
+            rec = await reconcile_plan(aws, fleet, cache=self._cache)
+        except FleetError as exc:
+            self.stats.errors += 1
+            self.stats.last_pass_ok = False
+            log.error("observe failed: %s", exc)
+            return min(self.interval, self.backoff_base * 2)
+        self.stats.passes += 1
+        self.stats.last_pass_ok = True
+        self.stats.last_pass_at = now
+        progressing = False
+        for r in rec.rendered:
+            before = self.conditions.snapshot(r.name)
+            for c in self.conditions.update(r.name, conditions(rec.observed.services.get(r.name))):
+                if c.type in before and before[c.type] != c.status:
+                    log.info("%s: %s=%s (%s: %s)", r.name, c.type, c.status, c.reason, c.message)
+        for sp in rec.plan.services:
+            state = rec.observed.services.get(sp.service)
+            if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"
+                                      or len([d for d in state.deployments if d.status in ("PRIMARY", "ACTIVE")]) > 1):
+                progressing = True
+            backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
+            if not sp.actions:
+                if backoff.failures and state is not None and state.primary and state.primary.rollout_state == "COMPLETED":
+                    backoff.reset()
+                continue
+            if sp.service in self._in_flight:
+                continue
+            if now < backoff.not_before:
+                continue
+            spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
+            if backoff.spec == spec and spec is not None:
+                delay = backoff.fail(now)  # the same spec again: its last rollout did not hold
+                log.warning("%s: spec %s applied before and still not in place; retrying in %.0fs",
+                            sp.service, spec, delay)
+            backoff.spec = spec
+            self._describe_drift(sp)
+            self._in_flight[sp.service] = asyncio.create_task(
+                self._reconcile_service(aws, rec.plan.cluster, fleet.metadata.name, sp), name=f"reconcile:{sp.service}")
+            progressing = True
+        return self.progress_interval if progressing or self._in_flight else self.interval
+
+    def _describe_drift(self, sp: ServicePlan) -> None:
+        for a in sp.actions:
+            if isinstance(a, ScaleServiceAction):
+                self.stats.drift_healed += 1
+                log.info("%s: desiredCount drifted to %d; restoring %d", sp.service, a.old, a.new)
+            elif isinstance(a, UpdateServiceAction):
+                log.info("%s: %s", sp.service, a.summary())
+            else:
+                log.info("%s: %s", sp.service, a.summary())
+
+    async def _reconcile_service(self, aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan) -> None:
+        try:
+            await execute_service_plan(aws, cluster, fleet_name, sp)
+            self.stats.applied += 1
+        except FleetError as exc:
+            self.stats.errors += 1
+            delay = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base)).fail(time.monotonic())
+            log.error("%s: %s; retrying in %.0fs", sp.service, exc, delay)
+        except Exception:  # a bug: log it with its traceback, keep the operator alive
+            self.stats.errors += 1
+            log.exception("%s: reconcile crashed", sp.service)
+        finally:
+            self._in_flight.pop(sp.service, None)
+            self._wake.set()
+
+    # -- health -------------------------------------------------------------------------
+    async def _start_health(self) -> Any:
+        from aiohttp import web
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"ok": True, "passes": self.stats.passes})
+
+        async def readyz(_: web.Request) -> web.Response:
+            fresh = time.monotonic() - self.stats.last_pass_at < 3 * max(self.interval, self.progress_interval)
+            ok = self.stats.passes > 0 and self.stats.last_pass_ok and fresh
+            return web.json_response({"ready": ok, "passes": self.stats.passes, "errors": self.stats.errors},
+                                     status=200 if ok else 503)
+
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.health_port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.health_url = f"http://127.0.0.1:{port}"
+        log.info("health endpoints on %s/healthz and /readyz", self.health_url)
+        return runner

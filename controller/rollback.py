@@ -1,0 +1,71 @@
+"""Roll a service back to its previous completed task definition."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from controller.apply import RolloutWatcher, SilentReporter, Reporter, record_completed, stopped_tasks, summarize_stopped, StoppedTaskSummary
+from controller.aws import ecs
+from controller.aws.client import Aws
+from controller.errors import FleetError
+from controller.plan import PREVIOUS_TAG
+from controller.state import family_of, family_revision
+
+
+@dataclass
+class RollbackResult:
+    service: str
+    from_revision: str
+    to_revision: str
+    ok: bool
+    message: str
+    stopped: list[StoppedTaskSummary]
+
+
+async def previous_revision(aws: Aws, cluster: str, service: str) -> tuple[str, str]:
+    """(current, previous) family:revision of a service."""
+    found = await ecs.describe_services(aws, cluster, [service])
+    svc = found.get(service)
+    if svc is None or svc.status != "ACTIVE":
+        raise FleetError(f"service {service!r} not found in cluster {cluster!r}")
+    current = family_revision(svc.task_definition)
+    recorded = svc.tags.get(PREVIOUS_TAG)
+    if recorded and recorded != current:
+        return current, recorded
+    family, _, rev = current.partition(":")
+    arns = await aws.paginate("ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family,
+                              status="ACTIVE", sort="DESC")
+    older = [family_revision(a) for a in arns
+             if family_of(a) == family and rev.isdigit() and int(family_revision(a).split(":")[1]) < int(rev)]
+    if not older:
+        raise FleetError(f"{service}: no earlier revision of {family} to roll back to")
+    return current, older[0]
+
+
+async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = None, wait: bool = True,
+                   timeout: float = 600, poll_interval: float = 2.0,
+                   reporter: Reporter | None = None) -> RollbackResult:
+    current, previous = await previous_revision(aws, cluster, service)
+    target = family_revision(to) if to else previous
+    if target == current:
+        raise FleetError(f"{service} already runs {current}")
+    await ecs.update_service(aws, {"cluster": cluster, "service": service, "taskDefinition": target})
+    if not wait:
+        return RollbackResult(service, current, target, True, "rollback submitted; not waiting", [])
+    import asyncio
+
+    watcher = RolloutWatcher(aws, cluster, reporter or SilentReporter(), poll_interval)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(watcher.run(stop))
+    try:
+        ok, message = await watcher.watch(service, target, timeout, datetime.now(timezone.utc)).done
+    finally:
+        stop.set()
+        watcher._wake.set()
+        await runner
+    stopped: list[StoppedTaskSummary] = []
+    if ok:
+        await record_completed(aws, watcher.last.get(service), target)
+    else:
+        stopped = summarize_stopped(await stopped_tasks(aws, cluster, service))
+    return RollbackResult(service, current, target, ok, message, stopped)

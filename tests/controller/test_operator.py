@@ -1,0 +1,98 @@
+"""The operator embedded in a test (stop/ready events) and as a real process (SIGTERM)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from controller.operator import Operator
+from tests.conftest import REPO
+
+
+async def _until(predicate, timeout: float, step: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)  # blocking clients must not stall the operator's loop
+        if value:
+            return value
+        await asyncio.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def _desired(ecs, cluster: str, name: str) -> int:
+    return ecs.describe_services(cluster=cluster, services=[name])["services"][0]["desiredCount"]
+
+
+async def test_operator_creates_heals_drift_and_follows_manifest_edits(make_fleet, sandbox_handle):
+    fleet = make_fleet(["settings", "time_manager"])
+    ecs = sandbox_handle.client("ecs")
+    op = Operator(fleet.manifest, tf_outputs=fleet.outputs, interval=1.5, progress_interval=0.5, health_port=0,
+                  backoff_base=1.0)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(op.run(stop, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        # from nothing: the operator creates both services and they become Ready
+        await _until(lambda: all(
+            s["runningCount"] == 1 for s in ecs.describe_services(cluster=fleet.cluster, services=["settings", "time_manager"])["services"]
+        ) and len(ecs.describe_services(cluster=fleet.cluster, services=["settings", "time_manager"])["services"]) == 2, 40)
+
+        def get(path: str) -> tuple[int, dict]:
+            with urllib.request.urlopen(f"{op.health_url}{path}", timeout=5) as r:
+                return r.status, json.loads(r.read())
+
+        assert (await asyncio.to_thread(get, "/healthz"))[0] == 200
+        assert (await asyncio.to_thread(get, "/readyz"))[1]["ready"] is True
+
+        # drift: someone scales a service by hand; restored within one interval (+ a pass)
+        await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="time_manager", desiredCount=3)
+        t0 = time.monotonic()
+        await _until(lambda: _desired(ecs, fleet.cluster, "time_manager") == 1, 10, 0.1)
+        assert time.monotonic() - t0 <= 1.5 + 2.0
+        assert op.stats.drift_healed >= 1
+
+        # an invalid edit is reported and ignored; the last good spec stays in force
+        good = fleet.manifest.read_text()
+        fleet.manifest.write_text(good.replace("desiredCount: 1", "desiredCount: -4", 1))
+        await _until(lambda: op.stats.manifest_rejected == 1, 10)
+        assert op.loaded.fleet.service("settings").desired_count == 1
+
+        # a valid edit takes effect
+        fleet.service("settings")["desiredCount"] = 2
+        fleet.write()
+        await _until(lambda: _desired(ecs, fleet.cluster, "settings") == 2, 15)
+        assert op.stats.manifest_reloads >= 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def test_controller_process_stops_cleanly_on_sigterm(make_fleet):
+    fleet = make_fleet(["language_system"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "controller", "run", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
+         "--interval", "1s", "--health-port", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        seen = ""
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            seen += line
+            if "create service" in line:
+                break
+        assert "controller started" in seen, seen
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        rest = proc.stderr.read()
+        assert code == 0, seen + rest
+        assert "controller stopped" in rest and "Traceback" not in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
