@@ -3,8 +3,9 @@
 # supports resource-level permissions; read-only Describe calls that do not (EC2,
 # ELBv2, task definitions) use "*".
 #
-# tests/terraform/test_controller_policy.py parses the actions of this document and
-# checks that every AWS operation called under controller/ and cli/ is allowed.
+# tests/terraform/test_tf_controller_policy.py parses the actions of this document and
+# checks that every AWS operation called under controller/ and cli/ is allowed, including
+# the string-addressed calls of the AWS seam (aws.call("ecs", "describe_services", ...)).
 
 locals {
   ecs_arn_prefix = "arn:${local.partition}:ecs:${var.region}:${local.account_id}"
@@ -53,6 +54,10 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
+    # TagResource: tags fleetctl writes on the services (spec hash, completed/previous
+    # revision) and tag-on-create of CreateService and RegisterTaskDefinition, whose
+    # families are "<fleet name>-<service>" (controller/render.py), the fleet name being
+    # this project's name.
     sid = "EcsTagging"
     actions = [
       "ecs:ListTagsForResource",
@@ -60,7 +65,7 @@ data "aws_iam_policy_document" "controller" {
     ]
     resources = [
       "${local.ecs_arn_prefix}:service/${aws_ecs_cluster.main.name}/*",
-      "${local.ecs_arn_prefix}:task-definition/*:*",
+      "${local.ecs_arn_prefix}:task-definition/${local.name}-*:*",
     ]
   }
 

@@ -74,6 +74,7 @@ data "aws_iam_policy_document" "nats_node" {
     actions = ["secretsmanager:GetSecretValue"]
     resources = [
       aws_secretsmanager_secret.nats_credentials.arn,
+      aws_secretsmanager_secret.nats_fleetctl.arn,
       aws_secretsmanager_secret.nats_server_tls.arn,
     ]
   }
@@ -154,6 +155,7 @@ resource "aws_instance" "nats" {
     store_dir              = local.nats_store_dir
     tls_dir                = local.nats_tls_dir
     credentials_secret_arn = aws_secretsmanager_secret.nats_credentials.arn
+    fleetctl_secret_arn    = aws_secretsmanager_secret.nats_fleetctl.arn
     tls_secret_arn         = aws_secretsmanager_secret.nats_server_tls.arn
     nats_config = templatefile("${path.module}/templates/nats-server.conf.tftpl", {
       server_name      = each.key
@@ -177,6 +179,7 @@ resource "aws_instance" "nats" {
 
   depends_on = [
     aws_secretsmanager_secret_version.nats_credentials,
+    aws_secretsmanager_secret_version.nats_fleetctl,
     aws_secretsmanager_secret_version.nats_server_tls,
     aws_ec2_subnet_cidr_reservation.nats,
     aws_nat_gateway.main,

@@ -42,6 +42,11 @@ output "nats_credentials_secret_arn" {
   value       = aws_secretsmanager_secret.nats_credentials.arn
 }
 
+output "nats_fleetctl_password_secret_arn" {
+  description = "Secret with the password of the NATS user fleetctl (plain string), for fleetctl probe."
+  value       = aws_secretsmanager_secret.nats_fleetctl.arn
+}
+
 output "nats_ca_secret_arn" {
   description = "Secret with the PEM CA certificate that signs the NATS server certificate."
   value       = aws_secretsmanager_secret.nats_ca.arn

@@ -25,16 +25,46 @@ resource "aws_secretsmanager_secret" "nats_credentials" {
   recovery_window_in_days = 30
 }
 
+# Letters only: nats-server parses a substituted $NATS_PASSWORD_<SERVICE> as a configuration
+# value, so a password such as "1e5..." or "12345" would be read as a number and the server
+# would refuse its configuration. 48 letters are still ~270 bits.
 ephemeral "random_password" "nats" {
   for_each = local.fleet_services
 
   length  = 48
   special = false
+  numeric = false
 }
 
 resource "aws_secretsmanager_secret_version" "nats_credentials" {
   secret_id                = aws_secretsmanager_secret.nats_credentials.id
   secret_string_wo         = jsonencode({ for svc in local.fleet_services : svc => ephemeral.random_password.nats[svc].result })
+  secret_string_wo_version = var.nats_credentials_version
+}
+
+# --- NATS operations user -------------------------------------------------------------
+# Password of the NATS user "fleetctl" (templates/nats-server.conf.tftpl): subscribe
+# _INBOX.>, publish $SRV.> and the service subjects, for `fleetctl probe` ($SRV.PING/INFO
+# discovery and a responder check per subject). A secret of its own, so that whoever may run
+# the probe reads no service's credentials. Rotated with the service passwords.
+
+resource "aws_secretsmanager_secret" "nats_fleetctl" {
+  #checkov:skip=CKV2_AWS_57:Loaded by the NATS servers at boot like the service passwords; rotated together with them by bumping var.nats_credentials_version and a rolling restart, not by a rotation Lambda.
+  name                    = "${local.secret_prefix}/nats/fleetctl-password"
+  description             = "Password of the NATS user fleetctl (fleet probes: service discovery and responder checks)"
+  kms_key_id              = aws_kms_key.secrets.arn
+  recovery_window_in_days = 30
+}
+
+ephemeral "random_password" "nats_fleetctl" {
+  length  = 48
+  special = false
+  numeric = false
+}
+
+resource "aws_secretsmanager_secret_version" "nats_fleetctl" {
+  secret_id                = aws_secretsmanager_secret.nats_fleetctl.id
+  secret_string_wo         = ephemeral.random_password.nats_fleetctl.result
   secret_string_wo_version = var.nats_credentials_version
 }
 

@@ -195,7 +195,7 @@ variable "nats_tls_validity_hours" {
 }
 
 variable "nats_credentials_version" {
-  description = "Bump to generate and store a new set of NATS service passwords (rolling restart of NATS and the fleet required)."
+  description = "Bump to generate and store a new set of NATS passwords, the services' and fleetctl's (rolling restart of NATS and the fleet required)."
   type        = number
   default     = 1
 

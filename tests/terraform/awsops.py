@@ -8,6 +8,12 @@ leading underscore or a `_client` suffix, e.g. `self._ecs`, `ecs_client`):
     <client>.get_paginator("<operation>")
     <client>.get_waiter("<waiter>")      mapped to the operation the waiter polls
 
+and the string-addressed form of an AWS seam such as controller/aws/client.py, on any
+receiver, where "<service>" is one of CLIENTS:
+
+    <anything>.call("<service>", "<operation>", ...)       aws.call("ecs", "describe_services", ...)
+    <anything>.paginate("<service>", "<operation>", ...)   aws.paginate("ecs", "list_tasks", "taskArns", ...)
+
 <operation> must be a snake_case operation of that botocore service model, so helper
 methods on the same objects (e.g. a wrapper's `close()`) are not mistaken for API calls.
 """
@@ -95,10 +101,35 @@ def _first_str_arg(call: ast.Call) -> str | None:
     return None
 
 
+SEAM_METHODS = ("call", "paginate")
+"""Methods of an AWS seam taking (service, operation, ...) as their first two arguments."""
+
+
+def _str_constant(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _seam_operation(call: ast.Call) -> tuple[str, str] | None:
+    """(service, API operation) of `<x>.call("<service>", "<operation>", ...)` and `.paginate(...)`."""
+    if call.func.attr not in SEAM_METHODS or len(call.args) < 2:  # type: ignore[union-attr]
+        return None
+    service, method = _str_constant(call.args[0]), _str_constant(call.args[1])
+    if service not in CLIENTS or method is None:
+        return None
+    operation = operations_by_method(service).get(method)
+    return (service, operation) if operation else None
+
+
 def scan_source(source: str, path: str = "<string>") -> set[Operation]:
     found: set[Operation] = set()
     for node in ast.walk(ast.parse(source, filename=path)):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        seam = _seam_operation(node)
+        if seam is not None:
+            found.add(Operation(seam[0], seam[1], path, node.lineno))
             continue
         service = _client_service(node.func.value)
         if service is None:

@@ -72,6 +72,35 @@ def test_policy_is_least_privilege(policy_statements, policy_actions):
         if mutating & set(statement["actions"]):
             assert statement["resources"] != ["*"]
             assert all("aws_ecs_cluster.main.name" in r for r in statement["resources"])
+        # Tagging: this cluster's services, and the task definitions of this fleet's
+        # families ("<fleet name>-<service>", tag-on-create of RegisterTaskDefinition).
+        if "ecs:TagResource" in statement["actions"]:
+            prefix = "${local.ecs_arn_prefix}:"
+            assert sorted(statement["resources"]) == [
+                prefix + "service/${aws_ecs_cluster.main.name}/*",
+                prefix + "task-definition/${local.name}-*:*",
+            ]
+            assert not {"ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService"} & set(statement["actions"])
+
+
+def test_task_definition_families_match_the_tagging_scope():
+    # The EcsTagging statement scopes task definitions to "<local.name>-*"; the controller
+    # names families "<fleet name>-<service>" and the fleet's name is the project's name.
+    import yaml
+
+    from controller.render import family
+
+    manifest = yaml.safe_load(tfconfig.MANIFEST.read_text())
+    project = tfconfig.load().variables["project"]["default"]
+    assert manifest["metadata"]["name"] == project
+
+    class _Meta:
+        name = manifest["metadata"]["name"]
+
+    class _Fleet:
+        metadata = _Meta()
+
+    assert fnmatch.fnmatchcase(family(_Fleet(), "payment"), f"{project}-*")
 
 
 def test_every_controller_action_is_a_real_api_operation(policy_actions):
@@ -143,6 +172,68 @@ def test_scanner_finds_the_calls_in_a_snippet():
     assert lines["ecs:UpdateService"] == SNIPPET.splitlines().index(
         '        self.ecs.update_service(cluster="c", service="s", taskDefinition=arn)'
     ) + 1
+
+
+SEAM_SNIPPET = textwrap.dedent(
+    '''
+    from controller.aws.client import Aws
+
+    async def deploy(aws: Aws, cluster, params, names):
+        await aws.call("ecs", "describe_services", cluster=cluster, services=names, include=["TAGS"])
+        arns = await aws.paginate("ecs", "list_services", "serviceArns", cluster=cluster)
+        await self.aws.call("ecs", "register_task_definition", **params)
+        await ctx.clients.aws.paginate("ecs", "list_tasks", "taskArns", cluster=cluster)
+        await aws.call("ecr", "describe_images", repositoryName="gaming/auth", imageIds=[])
+        await aws.call("elbv2", "describe_target_health", TargetGroupArn="t")
+
+    async def not_aws(aws, service, operation, rpc):
+        await aws.call(service, "describe_services")      # service not a literal
+        await aws.call("ecs", operation)                  # operation not a literal
+        await aws.call("ecs", "DescribeServices")         # not the snake_case method name
+        await aws.call("ecs", "close")                    # not an operation of the ecs model
+        await aws.call("s3", "list_buckets")              # not one of the known services
+        await aws.call("ecs")                             # too few arguments
+        await rpc.call("settings.get", "payload")         # some other .call(str, str)
+        await aws.invoke("ecs", "delete_cluster")         # not a seam method
+    '''
+)
+
+
+def test_scanner_finds_seam_calls_in_a_snippet():
+    ops = awsops.scan_source(SEAM_SNIPPET, "seam.py")
+    assert {op.iam_action for op in ops} == {
+        "ecs:DescribeServices",
+        "ecs:ListServices",
+        "ecs:RegisterTaskDefinition",
+        "ecs:ListTasks",
+        "ecr:DescribeImages",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
+    lines = {op.iam_action: op.line for op in ops}
+    assert lines["ecs:ListServices"] == SEAM_SNIPPET.splitlines().index(
+        '    arns = await aws.paginate("ecs", "list_services", "serviceArns", cluster=cluster)'
+    ) + 1
+
+
+def test_scanner_keeps_both_forms_in_one_file():
+    source = SNIPPET + SEAM_SNIPPET.replace("from controller.aws.client import Aws", "")
+    actions = {op.iam_action for op in awsops.scan_source(source)}
+    assert {"logs:FilterLogEvents", "sts:GetCallerIdentity", "ecs:ListTasks", "ecr:DescribeImages"} <= actions
+
+
+def test_real_scan_finds_the_controller_seam_calls(policy_actions):
+    ops = awsops.scan_paths(SCANNED)
+    found = {op.iam_action for op in ops}
+    # Called only through aws.call/aws.paginate in controller/aws/ (the seam).
+    expected = {
+        "ecs:DescribeServices", "ecs:RegisterTaskDefinition", "ecs:CreateService", "ecs:UpdateService",
+        "ecs:TagResource", "ecs:DeleteService", "ecs:ListTasks", "ecs:DescribeTasks",
+        "ecs:DescribeTaskDefinition", "ecs:ListServices", "ecr:DescribeImages",
+    }
+    assert expected <= found, sorted(expected - found)
+    seam = {op.iam_action for op in ops if op.path.endswith("controller/aws/ecs.py")}
+    assert expected <= seam, sorted(expected - seam)
+    assert all(allowed(action, policy_actions) for action in expected)
 
 
 def test_scanner_reports_operations_missing_from_a_policy():
