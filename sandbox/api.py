@@ -1,0 +1,197 @@
+"""The sandbox's Python API: start it if needed, ask how it is, stop it, build images.
+
+    info = ensure_running()          # starts the daemon unless it already runs
+    info.endpoint_url, info.nats_url, info.outputs_path
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.config import REPO_ROOT, SandboxConfig, default_state_dir
+from sandbox.procs import ProcRef, terminate
+from sandbox.state import StatePaths, read_json
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    endpoint_url: str
+    nats_url: str
+    outputs_path: Path
+    state_dir: Path
+    pid: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    state_dir: Path
+    running: bool
+    info: SandboxInfo | None = None
+    problems: list[str] = field(default_factory=list)
+    processes: list[int] = field(default_factory=list)  # pids of live tasks and nats-server
+
+    @property
+    def crashed(self) -> bool:
+        return not self.running and bool(self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state_dir": str(self.state_dir),
+            "running": self.running,
+            "crashed": self.crashed,
+            "info": self.info.as_dict() if self.info else None,
+            "problems": self.problems,
+            "processes": self.processes,
+        }
+
+
+@dataclass(frozen=True)
+class StopReport:
+    stopped: list[int]
+    survivors: list[int]
+
+
+def _paths(state_dir: Path | str | None) -> StatePaths:
+    return StatePaths(Path(state_dir).resolve() if state_dir else default_state_dir())
+
+
+def _endpoint_answers(endpoint_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=3) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _port_answers(url: str) -> bool:
+    host_port = url.split("://", 1)[-1]
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _children(paths: StatePaths) -> list[ProcRef]:
+    return [ProcRef.from_json(raw) for raw in read_json(paths.children) or []]
+
+
+def status(state_dir: Path | str | None = None) -> SandboxStatus:
+    """What runs: the daemon (by pid and start time), its AWS endpoint, nats-server."""
+    paths = _paths(state_dir)
+    state = read_json(paths.state)
+    live = [r.pid for r in _children(paths) if r.alive()]
+    if not state:
+        problems = [f"leftover processes: {live}"] if live else []
+        return SandboxStatus(paths.root, False, problems=problems, processes=live)
+    daemon = ProcRef(int(state["pid"]), state.get("pid_start"))
+    problems = []
+    if not daemon.alive():
+        problems.append(f"daemon (pid {daemon.pid}) is not running; see {paths.daemon_log}")
+    info = None
+    if state.get("ready"):
+        info = SandboxInfo(
+            state["endpoint_url"], state["nats_url"], Path(state["outputs"]), paths.root, daemon.pid
+        )
+        if daemon.alive() and not _endpoint_answers(info.endpoint_url):
+            problems.append(f"AWS endpoint {info.endpoint_url} does not answer")
+        if daemon.alive() and not _port_answers(info.nats_url):
+            problems.append(f"nats-server {info.nats_url} does not answer")
+    elif daemon.alive():
+        problems.append("daemon is still starting")
+    return SandboxStatus(paths.root, not problems, info, problems, live)
+
+
+def _wait_ready(paths: StatePaths, proc: subprocess.Popen[bytes], timeout: float) -> SandboxInfo:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_json(paths.state)
+        if state and state.get("pid") == proc.pid and state.get("ready"):
+            return SandboxInfo(
+                state["endpoint_url"], state["nats_url"], Path(state["outputs"]), paths.root, proc.pid
+            )
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = "".join(paths.daemon_log.read_text(errors="replace").splitlines(True)[-20:]) if paths.daemon_log.exists() else ""
+    if proc.poll() is None:
+        terminate([ProcRef.of(proc.pid)], timeout=5)
+    raise SandboxError(f"sandbox daemon did not become ready (exit {proc.poll()}):\n{tail}")
+
+
+def ensure_running(
+    state_dir: Path | str | None = None,
+    config: SandboxConfig | None = None,
+    timeout: float = 60.0,
+) -> SandboxInfo:
+    """Return the running sandbox, starting the daemon first if it is not running.
+
+    A crashed daemon's leftovers are cleaned up before a fresh one starts. ``config``
+    applies only when a daemon is started here.
+    """
+    paths = _paths(state_dir)
+    current = status(paths.root)
+    if current.running and current.info is not None:
+        return current.info
+    if read_json(paths.state) or current.processes:
+        stop(paths.root)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    argv = [sys.executable, "-m", "sandbox", "daemon", "--dir", str(paths.root)]
+    argv += (config or SandboxConfig()).to_args()
+    with open(paths.daemon_log, "ab") as log:
+        proc = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    return _wait_ready(paths, proc, timeout)
+
+
+def stop(state_dir: Path | str | None = None, timeout: float = 20.0) -> StopReport:
+    """Stop the daemon and everything it started; verify by pid that nothing is left."""
+    paths = _paths(state_dir)
+    state = read_json(paths.state) or {}
+    refs: list[ProcRef] = []
+    if state.get("pid"):
+        daemon = ProcRef(int(state["pid"]), state.get("pid_start"))
+        refs.append(daemon)
+        if daemon.alive():
+            os.kill(daemon.pid, 15)  # the daemon stops its tasks and nats-server itself
+            deadline = time.monotonic() + timeout
+            while daemon.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+    children = _children(paths)
+    refs += children
+    survivors = terminate([r for r in refs if r.alive()], timeout=2)
+    stopped = [r.pid for r in refs if r not in survivors]
+    if not survivors:
+        paths.state.unlink(missing_ok=True)
+        paths.children.unlink(missing_ok=True)
+    return StopReport(stopped, [r.pid for r in survivors])
+
+
+def build_images(state_dir: Path | str | None = None) -> list[Any]:
+    """Run the image build against the running sandbox."""
+    from sandbox import images
+
+    current = status(state_dir)
+    if not current.running or current.info is None:
+        raise SandboxError("the sandbox is not running: start it with `fleetctl sandbox up`")
+    return images.build(current.info.endpoint_url)

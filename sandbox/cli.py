@@ -1,0 +1,143 @@
+"""``fleetctl sandbox ...``: thin commands over ``sandbox.api``.
+
+Only typer is imported at module level; everything else loads inside the commands.
+Exit codes: 0 ok, 1 the sandbox is not running / failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="sandbox",
+    help="A local ECS (moto + task runner + nats-server on loopback) that really runs the fleet.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DirOption = typer.Option(
+    None, "--dir", help="State directory [default: $FLEETCTL_SANDBOX_DIR or <repo>/.sandbox]"
+)
+
+
+class Output(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _hint(endpoint_url: str) -> str:
+    return (
+        f"export AWS_ENDPOINT_URL={endpoint_url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 "
+        "AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox"
+    )
+
+
+@app.command()
+def up(
+    state_dir: Optional[Path] = DirOption,
+    port: int = typer.Option(0, help="AWS endpoint port (0 picks a free one)"),
+    nats_port: int = typer.Option(0, help="nats-server port (0 picks a free one)"),
+    startup_grace: float = typer.Option(1.0, help="Seconds a container must stay up before RUNNING"),
+    stopped_task_retention: float = typer.Option(3600.0, help="Seconds STOPPED tasks stay visible"),
+) -> None:
+    """Start the sandbox (AWS endpoint, task runner, nats-server) and build the images."""
+    from sandbox import api
+    from sandbox.config import SandboxConfig
+
+    before = api.status(state_dir)
+    if before.running and before.info is not None:
+        _err(f"sandbox already running (pid {before.info.pid})")
+        info = before.info
+    else:
+        _err("starting sandbox ...")
+        try:
+            config = SandboxConfig(
+                port=port,
+                nats_port=nats_port,
+                startup_grace=startup_grace,
+                stopped_task_retention=stopped_task_retention,
+            )
+            info = api.ensure_running(state_dir, config)
+        except api.SandboxError as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(1)
+    built = api.build_images(info.state_dir)
+    changed = sum(1 for b in built if b.changed)
+    _err(f"images: {len(built)} ({changed} updated)")
+    typer.echo(f"aws endpoint:  {info.endpoint_url}")
+    typer.echo(f"nats:          {info.nats_url}")
+    typer.echo(f"outputs:       {info.outputs_path}")
+    typer.echo(_hint(info.endpoint_url))
+
+
+@app.command()
+def down(state_dir: Optional[Path] = DirOption) -> None:
+    """Stop the sandbox and every process it started."""
+    from sandbox import api
+
+    report = api.stop(state_dir)
+    if report.survivors:
+        _err(f"error: processes survived: {report.survivors}")
+        raise typer.Exit(1)
+    typer.echo(f"sandbox stopped ({len(report.stopped)} processes)" if report.stopped else "sandbox was not running")
+
+
+@app.command()
+def status(
+    state_dir: Optional[Path] = DirOption,
+    output: Output = typer.Option(Output.table, "-o", "--output", help="table or json"),
+) -> None:
+    """Show whether the sandbox runs, its endpoints, and any fault (exit 1 if not running)."""
+    from sandbox import api
+
+    current = api.status(state_dir)
+    if output is Output.json:
+        typer.echo(json.dumps(current.as_dict(), indent=2))
+    else:
+        state = "running" if current.running else ("crashed" if current.crashed else "stopped")
+        typer.echo(f"sandbox:       {state}  ({current.state_dir})")
+        if current.info is not None:
+            typer.echo(f"daemon pid:    {current.info.pid}")
+            typer.echo(f"aws endpoint:  {current.info.endpoint_url}")
+            typer.echo(f"nats:          {current.info.nats_url}")
+            typer.echo(f"outputs:       {current.info.outputs_path}")
+            typer.echo(f"processes:     {len(current.processes)}")
+        for problem in current.problems:
+            typer.echo(f"problem:       {problem}")
+        if current.running and current.info is not None:
+            typer.echo(_hint(current.info.endpoint_url))
+        elif current.crashed:
+            typer.echo("run `fleetctl sandbox down` then `fleetctl sandbox up` to restart it")
+    if not current.running:
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    state_dir: Optional[Path] = DirOption,
+    output: Output = typer.Option(Output.table, "-o", "--output", help="table or json"),
+) -> None:
+    """Register one sandbox ECR image per services/<name>/ (digest = source content hash)."""
+    from sandbox import api
+
+    try:
+        built = api.build_images(state_dir)
+    except api.SandboxError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(1)
+    if output is Output.json:
+        typer.echo(json.dumps([b.as_dict() for b in built], indent=2))
+        return
+    if not built:
+        _err("no services/<name>/__main__.py found: nothing to build")
+    for b in built:
+        typer.echo(f"{b.repository:40} {b.digest}  {'updated' if b.changed else 'unchanged'}")

@@ -1,0 +1,151 @@
+"""The sandbox's infrastructure, playing terraform's part, and its ``terraform output -json``.
+
+Created through the AWS API of the sandbox itself, as terraform would create it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sandbox.aws import client
+from sandbox.config import ACCOUNT_ID, CLUSTER_NAME, LOG_GROUP_NAME, REGION, ecr_registry
+from sandbox.state import read_json, write_json
+
+NAME = "gaming-system"
+ASSUME_ECS_TASKS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def output(value: Any) -> dict[str, Any]:
+    """One entry of ``terraform output -json``."""
+    if isinstance(value, list):
+        kind: Any = ["tuple", ["string"] * len(value)]
+    else:
+        kind = "string"
+    return {"sensitive": False, "type": kind, "value": value}
+
+
+def is_present(endpoint_url: str, outputs_path: Path) -> bool:
+    """True if the outputs file describes infrastructure that still exists in moto."""
+    outputs = read_json(outputs_path)
+    if not outputs or outputs.get("aws_endpoint_url", {}).get("value") != endpoint_url:
+        return False
+    clusters = client("ecs", endpoint_url).describe_clusters(clusters=[CLUSTER_NAME])["clusters"]
+    return any(c["status"] == "ACTIVE" for c in clusters)
+
+
+def create(endpoint_url: str, nats_port: int, outputs_path: Path) -> dict[str, Any]:
+    """Create the network, cluster, logs, roles, NLB and secrets; write the outputs file."""
+    ec2 = client("ec2", endpoint_url)
+    vpc_id = ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": NAME}]}],
+    )["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{i + 1}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, zone in enumerate("ab")
+    ]
+    tasks_sg = ec2.create_security_group(
+        GroupName=f"{NAME}-tasks", Description="fleet tasks", VpcId=vpc_id
+    )["GroupId"]
+    nats_sg = ec2.create_security_group(
+        GroupName=f"{NAME}-nats", Description="NATS clients from fleet tasks", VpcId=vpc_id
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=nats_sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": nats_port,
+                "ToPort": nats_port,
+                "UserIdGroupPairs": [{"GroupId": tasks_sg, "Description": "NATS clients"}],
+            }
+        ],
+    )
+
+    client("ecs", endpoint_url).create_cluster(
+        clusterName=CLUSTER_NAME,
+        settings=[{"name": "containerInsights", "value": "disabled"}],
+        tags=[{"key": "Name", "value": NAME}],
+    )
+    client("logs", endpoint_url).create_log_group(logGroupName=LOG_GROUP_NAME)
+
+    iam = client("iam", endpoint_url)
+    role_arns = {}
+    for key, role in (("execution", f"{NAME}-task-execution"), ("task", f"{NAME}-task")):
+        try:
+            role_arns[key] = iam.create_role(RoleName=role, AssumeRolePolicyDocument=ASSUME_ECS_TASKS)[
+                "Role"
+            ]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            role_arns[key] = iam.get_role(RoleName=role)["Role"]["Arn"]
+
+    elb = client("elbv2", endpoint_url)
+    nlb_arn = elb.create_load_balancer(
+        Name="gaming-nats", Subnets=subnet_ids, Scheme="internal", Type="network"
+    )["LoadBalancers"][0]
+    target_group_arn = elb.create_target_group(
+        Name="gaming-nats-client", Protocol="TCP", Port=nats_port, VpcId=vpc_id, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=target_group_arn, Targets=[{"Id": "127.0.0.1", "Port": nats_port}])
+    elb.create_listener(
+        LoadBalancerArn=nlb_arn["LoadBalancerArn"],
+        Protocol="TCP",
+        Port=4222,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
+    )
+
+    sm = client("secretsmanager", endpoint_url)
+    secret_arns = {}
+    for key, name in (("auth", "gaming/auth/signing-key"), ("payment", "gaming/payment/ledger-key")):
+        try:
+            secret_arns[key] = sm.create_secret(Name=name, SecretString=secrets.token_urlsafe(32))["ARN"]
+        except sm.exceptions.ResourceExistsException:
+            secret_arns[key] = sm.describe_secret(SecretId=name)["ARN"]
+
+    outputs = {
+        "aws_endpoint_url": output(endpoint_url),
+        "aws_region": output(REGION),
+        "aws_account_id": output(ACCOUNT_ID),
+        "ecs_cluster_name": output(CLUSTER_NAME),
+        "ecr_registry": output(ecr_registry()),
+        "vpc_id": output(vpc_id),
+        "private_subnet_ids": output(subnet_ids),
+        "tasks_security_group_id": output(tasks_sg),
+        "nats_security_group_id": output(nats_sg),
+        "nats_url": output(f"nats://127.0.0.1:{nats_port}"),
+        "nats_nlb_dns_name": output(nlb_arn["DNSName"]),
+        "nats_target_group_arn": output(target_group_arn),
+        "log_group_name": output(LOG_GROUP_NAME),
+        "task_execution_role_arn": output(role_arns["execution"]),
+        "task_role_arn": output(role_arns["task"]),
+        "auth_signing_key_secret_arn": output(secret_arns["auth"]),
+        "payment_ledger_key_secret_arn": output(secret_arns["payment"]),
+    }
+    write_json(outputs_path, outputs)
+    return outputs
+
+
+def ensure(endpoint_url: str, nats_port: int, outputs_path: Path) -> bool:
+    """Create the infrastructure unless it exists; True if it was created now."""
+    if is_present(endpoint_url, outputs_path):
+        return False
+    create(endpoint_url, nats_port, outputs_path)
+    return True

@@ -1,0 +1,1 @@
+"""The task runner: plays the ECS service scheduler and container agent on this host."""
