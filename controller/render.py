@@ -85,6 +85,8 @@ def container_definition(fleet: Fleet, svc: EffectiveService) -> dict[str, Any]:
     container["environment"] = [{"name": k, "value": env[k]} for k in sorted(env)]
     if secrets:
         container["secrets"] = [{"name": k, "valueFrom": secrets[k]} for k in sorted(secrets)]
+    if svc.docker_labels:
+        container["dockerLabels"] = dict(sorted(svc.docker_labels.items()))
     if svc.ports:
         container["portMappings"] = [{"containerPort": p, "protocol": "tcp"} for p in sorted(svc.ports)]
     if svc.logs is not None:

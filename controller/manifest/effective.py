@@ -27,6 +27,7 @@ class EffectiveService:
     depends_on: list[str]
     ports: list[int]
     health_check: HealthCheckSpec | None
+    docker_labels: dict[str, str]
     launch_type: str
     cpu: int
     memory: int
@@ -51,6 +52,7 @@ def effective(fleet: Fleet, svc: ServiceSpec) -> EffectiveService:
         depends_on=list(svc.depends_on),
         ports=list(svc.ports),
         health_check=svc.health_check,
+        docker_labels=dict(svc.docker_labels),
         launch_type=svc.launch_type or d.launch_type,
         cpu=svc.cpu if svc.cpu is not None else d.cpu,
         memory=svc.memory if svc.memory is not None else d.memory,

@@ -206,6 +206,7 @@ class ServiceSpec(Overridable):
     depends_on: list[str] = Field(default_factory=list)
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
     health_check: HealthCheckSpec | None = None
+    docker_labels: dict[str, str] = Field(default_factory=dict, description="container dockerLabels")
 
     @field_validator("secrets")
     @classmethod

@@ -53,6 +53,10 @@ class TestFleet:
     cluster: str
     doc: dict[str, Any]
 
+    @property
+    def name(self) -> str:
+        return self.doc["metadata"]["name"]
+
     def write(self) -> None:
         self.manifest.write_text(yaml.safe_dump(self.doc, sort_keys=False))
 
@@ -73,6 +77,7 @@ def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
         out_path.write_text(json.dumps(outputs))
         doc = yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())
         doc["spec"].pop("terraformOutputs")
+        doc["metadata"]["name"] = cluster  # task definition families are per fleet: tests do not share them
         keep = [s for s in doc["spec"]["services"] if s["name"] in services]
         for s in keep:
             s["dependsOn"] = [d for d in s.get("dependsOn", []) if d in services]

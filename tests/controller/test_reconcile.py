@@ -187,9 +187,10 @@ async def test_rollback_returns_to_the_previous_completed_revision(make_fleet, s
     out = run_cli("rollback", "knowledge_base", "-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
                   "--timeout", "60s")
     assert out.code == 0, out.stdout + out.stderr
-    assert "gaming-system-knowledge_base:2 -> gaming-system-knowledge_base:1: ok" in out.stdout
+    family = f"{fleet.name}-knowledge_base"
+    assert f"{family}:2 -> {family}:1: ok" in out.stdout
     svc = ecs.describe_services(cluster=fleet.cluster, services=["knowledge_base"])["services"][0]
-    assert svc["taskDefinition"].rsplit("/", 1)[-1] == "gaming-system-knowledge_base:1"
+    assert svc["taskDefinition"].rsplit("/", 1)[-1] == f"{family}:1"
     assert svc["runningCount"] == 1
     # the manifest still asks for revision 2's content: plan reports the difference
     assert run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 1
