@@ -1,8 +1,245 @@
 """Commands that explain a fleet: diagnose, probe, logs (registered on the main app)."""
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
+
+from cli import output
+from controller.errors import FleetError
+
+
+class TextOrJson(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+OutputOpt = Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")]
+TfOutputsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--tf-outputs", help="`terraform output -json` file for ${tf:...} (overrides spec.terraformOutputs)"),
+]
+CredsOpt = Annotated[Optional[Path], typer.Option("--creds", help="NATS .creds file for the probe (never printed)")]
+UserOpt = Annotated[Optional[str], typer.Option("--user", envvar="NATS_USER", help="NATS user for the probe [env NATS_USER]")]
+PasswordOpt = Annotated[Optional[str], typer.Option("--password", envvar="NATS_PASSWORD", show_default=False,
+                                                    help="NATS password for the probe [env NATS_PASSWORD]; never printed")]
+CaOpt = Annotated[Optional[Path], typer.Option("--ca", help="CA bundle (PEM) to verify the NATS server with")]
+
+
+def _duration(text: str) -> float:
+    from cli.main import _duration as parse
+
+    return parse(text)
+
+
+def _probe_auth(creds: Optional[Path], user: Optional[str], password: Optional[str]) -> Any:
+    from controller.probe import ProbeAuth
+
+    if creds is not None and not creds.is_file():
+        raise FleetError(f"{creds}: no such credentials file")
+    return ProbeAuth(creds_file=creds, user=user, password=password)
+
+
+def _render_findings(findings: list[Any], checks: list[Any] | None = None) -> None:
+    if not findings:
+        typer.echo("no stopped tasks or deployment failures to explain")
+        return
+    for f in findings:
+        who = f"fleet ({', '.join(f.services)})" if f.scope == "fleet" else f.service
+        span = ""
+        if f.first_seen and f.last_seen:
+            span = f", {f.first_seen:%H:%M:%S}–{f.last_seen:%H:%M:%S}" if f.first_seen != f.last_seen else f", {f.last_seen:%H:%M:%S}"
+        typer.echo(f"{who}: {f.category} ({len(f.tasks)} task{'s' if len(f.tasks) != 1 else ''}{span}) [{f.severity.value}]")
+        typer.echo(f"  {f.summary}")
+        typer.echo(f"  fix: {f.hint}")
+        for line in f.evidence:
+            typer.echo(f"  > {line}")
+        for c in f.checks:
+            mark = {True: "ok", False: "FAIL", None: "??"}[c.ok]
+            typer.echo(f"  check {c.name}: {mark}: {c.detail}")
+        typer.echo("")
 
 
 def register(app: typer.Typer) -> None:
     """Add the observability commands to `app`."""
+
+    @app.command()
+    def diagnose(
+        manifest: Annotated[Optional[Path], typer.Argument(help="fleet manifest (YAML); not with --tasks-file",
+                                                           show_default=False)] = None,
+        service: Annotated[Optional[str], typer.Option("--service", "-s", help="only this service")] = None,
+        since: Annotated[str, typer.Option(help="how far back to look at stopped tasks, e.g. 30m, 1h")] = "1h",
+        tasks_file: Annotated[Optional[Path], typer.Option("--tasks-file", help="offline: `aws ecs describe-tasks` JSON")] = None,
+        log_file: Annotated[Optional[Path], typer.Option("--log-file", help="offline: the task's log tail, one event per line")] = None,
+        no_network: Annotated[bool, typer.Option("--no-network", help="skip the network checks and the live probe")] = False,
+        tf_outputs: TfOutputsOpt = None,
+        creds: CredsOpt = None,
+        user: UserOpt = None,
+        password: PasswordOpt = None,
+        output_format: OutputOpt = TextOrJson.text,
+    ) -> None:
+        """Explain why tasks stopped: a category, a fix and the evidence for each failure.
+
+        Online (MANIFEST): stopped tasks of the last --since, deployment failures, log tails and,
+        for NATS causes, network checks. Offline (--tasks-file): classify saved describe-tasks
+        output. Exit 0 nothing wrong, 1 findings, 2 error."""
+        from controller.diagnose import has_problems
+
+        if log_file is not None and tasks_file is None:
+            output.error_line("--log-file goes with --tasks-file")
+            raise typer.Exit(output.EXIT_USAGE)
+        if (tasks_file is None) == (manifest is None):
+            output.error_line("give a MANIFEST (online) or --tasks-file FILE (offline)")
+            raise typer.Exit(output.EXIT_USAGE)
+        window = _duration(since)
+        try:
+            if tasks_file is not None:
+                from controller.diagnose.offline import diagnose_files
+
+                findings, notes = diagnose_files(tasks_file, log_file)
+                checks: list[Any] = []
+                body: dict[str, Any] = {"findings": [f.as_dict() for f in findings], "notes": notes}
+            else:
+                diagnosis = _online(manifest, tf_outputs, service, window, not no_network, _probe_auth(creds, user, password))
+                findings, checks, notes = diagnosis.findings, diagnosis.checks, diagnosis.notes
+                body = diagnosis.as_dict()
+        except FleetError as exc:
+            output.fail(exc)
+        for note in notes:
+            output.note(note)
+        if output_format is TextOrJson.json:
+            output.emit_json(body)
+        else:
+            _render_findings(findings, checks)
+        raise typer.Exit(output.EXIT_FOUND if has_problems(findings) else output.EXIT_OK)
+
+    @app.command()
+    def probe(
+        manifest: Annotated[Path, typer.Argument(help="fleet manifest (YAML)", show_default=False)],
+        tf_outputs: TfOutputsOpt = None,
+        creds: CredsOpt = None,
+        user: UserOpt = None,
+        password: PasswordOpt = None,
+        ca: CaOpt = None,
+        timeout: Annotated[str, typer.Option(help="bound on connecting and on each request")] = "3s",
+        output_format: OutputOpt = TextOrJson.text,
+    ) -> None:
+        """Probe the fleet over NATS: server, instances and versions per service, a responder on every
+        declared subject, and undeclared responders. Exit 0 all present, 1 something missing, 2 error."""
+        import asyncio
+
+        from controller.manifest import load_manifest
+        from controller.probe import ProbeTls, probe as run_probe
+
+        try:
+            loaded = load_manifest(manifest, tf_outputs=tf_outputs)
+            auth = _probe_auth(creds, user, password)
+            bound = _duration(timeout)
+            report = asyncio.run(run_probe(loaded.fleet, auth, ProbeTls.for_fleet(loaded.fleet, ca),
+                                           timeout=bound, request_timeout=min(bound, 1.0)))
+        except FleetError as exc:
+            output.fail(exc)
+        if output_format is TextOrJson.json:
+            output.emit_json(report.as_dict())
+        else:
+            _render_probe(report)
+        raise typer.Exit(output.EXIT_OK if report.ok else output.EXIT_FOUND)
+
+    @app.command()
+    def logs(
+        service: Annotated[str, typer.Argument(help="service whose tasks' logs to show", show_default=False)],
+        manifest: Annotated[Optional[Path], typer.Option("-f", "--manifest", envvar="FLEETCTL_MANIFEST",
+                                                         help="fleet manifest naming the cluster [env FLEETCTL_MANIFEST]")] = None,
+        tf_outputs: TfOutputsOpt = None,
+        follow: Annotated[bool, typer.Option("--follow", help="keep printing new events (Ctrl-C stops)")] = False,
+        since: Annotated[str, typer.Option(help="show events of the last DURATION, e.g. 10m")] = "10m",
+        task: Annotated[Optional[str], typer.Option("--task", help="only this task (id or prefix)")] = None,
+        previous: Annotated[bool, typer.Option("--previous", help="the last stopped task, whole")] = False,
+    ) -> None:
+        """CloudWatch Logs of a service's tasks, newest task first. Exit 0 ok, 2 error."""
+        import asyncio
+        import signal
+
+        from cli.context import aws_for, load_for_aws
+        from controller import logs as service_logs
+
+        if manifest is None:
+            output.error_line("logs needs the manifest: -f MANIFEST or FLEETCTL_MANIFEST")
+            raise typer.Exit(output.EXIT_USAGE)
+        window = _duration(since)
+
+        def emit(log: Any, event: Any) -> None:
+            typer.echo(f"{event.timestamp:%H:%M:%S} {log.task.id[:8]} {event.message}")
+
+        async def run() -> None:
+            loaded = load_for_aws(manifest, tf_outputs, start_sandbox=False)
+            if service not in [s.name for s in loaded.fleet.spec.services]:
+                raise FleetError(f"{manifest}: no service {service!r}")
+            cluster = loaded.fleet.spec.target.cluster
+            async with aws_for(loaded) as aws:
+                found = await service_logs.read(aws, cluster, service, since=window, task=task, previous=previous)
+                for log in found:
+                    output.info(log.header)
+                    for event in log.events:
+                        emit(log, event)
+                if follow:
+                    stop = asyncio.Event()
+                    loop = asyncio.get_running_loop()
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        loop.add_signal_handler(sig, stop.set)
+                    await service_logs.follow(aws, found, emit, stop)
+
+        try:
+            asyncio.run(run())
+        except FleetError as exc:
+            output.fail(exc)
+
+
+def _online(manifest: Path, tf_outputs: Optional[Path], service: Optional[str], since: float, network: bool,
+            auth: Any) -> Any:
+    import asyncio
+
+    from cli.context import aws_for, load_for_aws
+    from controller.diagnose.online import diagnose as run_diagnose
+
+    async def run() -> Any:
+        loaded = load_for_aws(manifest, tf_outputs, start_sandbox=False)
+        if service is not None and service not in [s.name for s in loaded.fleet.spec.services]:
+            raise FleetError(f"{manifest}: no service {service!r}")
+        async with aws_for(loaded) as aws:
+            return await run_diagnose(aws, loaded.fleet, service=service, since=since, network=network, probe_auth=auth)
+
+    return asyncio.run(run())
+
+
+def _render_probe(report: Any) -> None:
+    if report.error is not None:
+        e = report.error
+        typer.echo(f"NATS {e.url}: cannot connect: {e.classification.category}")
+        typer.echo(f"  {e.classification.summary}")
+        typer.echo(f"  fix: {e.classification.hint}")
+        typer.echo(f"  > {e.detail}")
+        return
+    s = report.server
+    js = report.jetstream
+    js_text = ("off" if not js.get("enabled") else
+               f"ok ({js.get('streams', 0)} streams)" if js.get("ok") else f"error: {js.get('error')}")
+    typer.echo(f"NATS {report.url}: server {s.get('server_name', '?')} {s.get('version', '?')}"
+               f"{' cluster ' + s['cluster'] if s.get('cluster') else ''}, JetStream {js_text}, rtt {report.rtt_ms:.2f} ms")
+    typer.echo(f"probed {len(report.services)} services in {report.elapsed_ms:.1f} ms"
+               f" ({report.elapsed_ms / report.rtt_ms:.1f} RTT)" if report.rtt_ms else "")
+    width = max([len(sp.name) for sp in report.services] + [7])
+    for sp in report.services:
+        subjects_ok = sum(1 for c in sp.subjects if c.status == "ok")
+        version = {True: "version ok", False: f"version {','.join(sp.versions)} != {sp.expected_version}",
+                   None: f"version {','.join(sp.versions) or '-'}"}[sp.version_ok]
+        mark = "ok " if sp.ok else "BAD"
+        typer.echo(f"{mark} {sp.name:<{width}} instances {sp.instances}/{sp.desired}  subjects {subjects_ok}/{len(sp.subjects)}  {version}")
+        for c in sp.subjects:
+            if c.status != "ok":
+                typer.echo(f"      {c.status}: {c.subject}" + (f" (probed {c.probed})" if c.probed != c.subject else "")
+                           + f": {c.detail}")
+    for o in report.orphans:
+        typer.echo(f"orphan {o.name} ({o.instance}, version {o.version}) answers undeclared {', '.join(o.subjects)}")
