@@ -68,9 +68,13 @@ class TestFleet:
 def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
     """A copy of manifests/local.yaml limited to some services, on a fresh cluster."""
 
+    clusters: list[str] = []
+    ecs = sandbox_handle.client("ecs")
+
     def make(services: list[str], **service_overrides: dict[str, Any]) -> TestFleet:
         cluster = f"test-{uuid.uuid4().hex[:8]}"
-        sandbox_handle.client("ecs").create_cluster(clusterName=cluster)
+        ecs.create_cluster(clusterName=cluster)
+        clusters.append(cluster)
         outputs = json.loads(json.dumps(sandbox_handle.outputs))
         outputs["ecs_cluster_name"]["value"] = cluster
         out_path = tmp_path / "outputs.json"
@@ -89,7 +93,11 @@ def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
         fleet.write()
         return fleet
 
-    return make
+    yield make
+    # stop what the test started, so later tests do not share the machine with it
+    for cluster in clusters:
+        for arn in ecs.list_services(cluster=cluster).get("serviceArns", []):
+            ecs.delete_service(cluster=cluster, service=arn, force=True)
 
 
 def push_image(sandbox_handle: SandboxHandle, name: str, tag: str) -> str:

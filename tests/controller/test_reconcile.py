@@ -6,12 +6,13 @@ import socket
 import threading
 
 import pytest
+import yaml
 
 from controller.apply import ApplyOptions, apply
 from controller.aws import Aws
 from controller.manifest import load_manifest
 from controller.reconcile import dependencies, reconcile_plan
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.controller.conftest import push_image
 
 FAST = ApplyOptions(timeout=60, overall_timeout=120, poll_interval=0.3)
@@ -27,12 +28,19 @@ async def _apply(fleet_files, **opts):
         return rec, result, aws
 
 
-async def test_apply_from_empty_then_plan_is_empty_and_reapply_writes_nothing(make_fleet):
-    fleet = make_fleet(["settings", "performance_mode", "time_manager", "weather_manager"])
-    rec, result, aws = await _apply(fleet)
-    assert result.ok, {k: v.message for k, v in result.outcomes.items()}
+LOCAL_SERVICES = [s["name"] for s in yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())["spec"]["services"]]
+
+
+async def test_apply_local_fleet_from_empty_then_plan_is_empty_and_reapply_writes_nothing(make_fleet, sandbox_handle):
+    assert len(LOCAL_SERVICES) == 23
+    fleet = make_fleet(LOCAL_SERVICES)
+    rec, result, aws = await _apply(fleet, timeout=120, overall_timeout=240)
+    assert result.ok, {k: v.message for k, v in result.outcomes.items() if v.failed}
     assert {o.status for o in result.outcomes.values()} == {"ready"}
-    assert aws.calls["ecs.CreateService"] == 4 and aws.calls["ecs.RegisterTaskDefinition"] == 4
+    assert len(result.outcomes) == 23
+    assert aws.calls["ecs.CreateService"] == 23 and aws.calls["ecs.RegisterTaskDefinition"] == 23
+    services = sandbox_handle.client("ecs").describe_services(cluster=fleet.cluster, services=LOCAL_SERVICES[:10])
+    assert all(s["runningCount"] == 1 for s in services["services"])
 
     rec2, result2, aws2 = await _apply(fleet)
     assert rec2.plan.is_empty
@@ -42,7 +50,7 @@ async def test_apply_from_empty_then_plan_is_empty_and_reapply_writes_nothing(ma
 
     plan = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
     assert plan.code == 0, plan.stdout + plan.stderr
-    assert "in sync: 4 services" in plan.stdout
+    assert "in sync: 23 services" in plan.stdout
 
 
 async def test_dependencies_roll_first(make_fleet):
