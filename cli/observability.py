@@ -178,6 +178,11 @@ def register(app: typer.Typer) -> None:
             if service not in [s.name for s in loaded.fleet.spec.services]:
                 raise FleetError(f"{manifest}: no service {service!r}")
             cluster = loaded.fleet.spec.target.cluster
+            stop = asyncio.Event()
+            if follow:  # before the first read: Ctrl-C at any point ends the follow cleanly
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
             async with aws_for(loaded) as aws:
                 found = await service_logs.read(aws, cluster, service, since=window, task=task, previous=previous)
                 for log in found:
@@ -185,10 +190,6 @@ def register(app: typer.Typer) -> None:
                     for event in log.events:
                         emit(log, event)
                 if follow:
-                    stop = asyncio.Event()
-                    loop = asyncio.get_running_loop()
-                    for sig in (signal.SIGINT, signal.SIGTERM):
-                        loop.add_signal_handler(sig, stop.set)
                     await service_logs.follow(aws, found, emit, stop)
 
         try:
