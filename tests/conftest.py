@@ -37,3 +37,26 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory):
+    """One real nats-server with JetStream on a free loopback port, shared by the session."""
+    from sdk.testing import NatsServer
+
+    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(nats_server):
+    """A plain nats-py connection to `nats_server`, JetStream ready."""
+    import nats
+
+    from sdk.testing import wait_for_jetstream
+
+    await wait_for_jetstream(nats_server.url)
+    connection = await nats.connect(nats_server.url)
+    yield connection
+    await connection.close()

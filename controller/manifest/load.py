@@ -25,7 +25,7 @@ from controller.manifest.interpolate import (
 )
 from controller.manifest.lint import lint
 from controller.manifest.models import Fleet
-from controller.manifest.yamlsrc import Located, YamlSyntaxError, load_located
+from controller.manifest.yamlsrc import YamlSyntaxError, load_located
 
 MAX_BYTES = 5 * 1024 * 1024
 

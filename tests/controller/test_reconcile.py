@@ -5,7 +5,6 @@ import json
 import socket
 import threading
 
-import pytest
 import yaml
 
 from controller.apply import ApplyOptions, apply

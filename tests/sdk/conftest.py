@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Iterator
 
-import nats
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from nats.aio.client import Client
 
-from sdk.testing import NatsServer, wait_for_jetstream
+from sdk.testing import NatsServer
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -41,18 +40,13 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def sdk_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("sdk-nats")).start()
-    yield server
-    server.stop()
+def sdk_nats(nats_server: NatsServer) -> NatsServer:
+    return nats_server
 
 
 @pytest.fixture(scope="session")
-async def sdk_client(sdk_nats: NatsServer) -> AsyncIterator[Client]:
-    await wait_for_jetstream(sdk_nats.url)
-    client = await nats.connect(sdk_nats.url)
-    yield client
-    await client.close()
+def sdk_client(client: Client) -> Client:
+    return client
 
 
 @pytest.fixture(scope="session")

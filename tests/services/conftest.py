@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator
 
-import nats
 import pytest
 from nats.aio.client import Client
 
 from fleet_support import Fleet, manifest_services, service_env, wait_for_ping
-from sdk.testing import NatsServer, ServiceProcess, free_port, wait_for_jetstream
-
-
-@pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-async def client(nats_server: NatsServer) -> AsyncIterator[Client]:
-    await wait_for_jetstream(nats_server.url)
-    connection = await nats.connect(nats_server.url)
-    yield connection
-    await connection.close()
+from sdk.testing import NatsServer, ServiceProcess, free_port
 
 
 @pytest.fixture(scope="session")
