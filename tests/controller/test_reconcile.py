@@ -202,3 +202,54 @@ async def test_rollback_returns_to_the_previous_completed_revision(make_fleet, s
     # the manifest still asks for revision 2's content: plan reports the difference
     assert run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 1
     assert run_cli("rollback", "nosuch", "-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 2
+
+
+async def test_prune_deletes_only_owned_services_the_manifest_dropped(make_fleet, sandbox_handle):
+    fleet = make_fleet(["settings", "time_manager"])
+    assert (await _apply(fleet))[1].ok
+    ecs = sandbox_handle.client("ecs")
+    td = ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]["taskDefinition"]
+    ecs.create_service(cluster=fleet.cluster, serviceName="hand_made", taskDefinition=td, desiredCount=0)
+
+    fleet.doc["spec"]["services"] = [s for s in fleet.doc["spec"]["services"] if s["name"] != "time_manager"]
+    fleet.write()
+    args = [str(fleet.manifest), "--tf-outputs", str(fleet.outputs)]
+    plan = run_cli("plan", *args, "-o", "json")
+    assert plan.code == 0, plan.stderr  # orphans are reported, not changes, without --prune
+    assert json.loads(plan.stdout)["orphans"] == ["time_manager"]
+
+    pruned = run_cli("plan", *args, "--prune", "-o", "json")
+    assert pruned.code == 1
+    body = json.loads(pruned.stdout)
+    assert [(s["service"], [a["type"] for a in s["actions"]]) for s in body["services"]] == [
+        ("time_manager", ["delete-service"])]
+
+    out = run_cli("apply", *args, "--prune")
+    assert out.code == 0, out.stderr
+    live = {s["serviceName"]: s["status"] for s in
+            ecs.describe_services(cluster=fleet.cluster, services=["time_manager", "hand_made", "settings"])["services"]}
+    assert live["settings"] == "ACTIVE" and live["hand_made"] == "ACTIVE"
+    assert live.get("time_manager", "INACTIVE") in ("INACTIVE", "DRAINING")
+    assert run_cli("plan", *args, "--prune").code == 0
+
+
+async def test_status_reports_conditions_and_digests(make_fleet):
+    fleet = make_fleet(["weather_manager"])
+    args = [str(fleet.manifest), "--tf-outputs", str(fleet.outputs)]
+    missing = run_cli("status", *args, "-o", "json")
+    assert missing.code == 1
+    (row,) = json.loads(missing.stdout)["services"]
+    assert {c["type"]: c["reason"] for c in row["conditions"]}["Ready"] == "ServiceNotFound"
+
+    assert (await _apply(fleet))[1].ok
+    out = run_cli("status", *args, "-o", "json")
+    assert out.code == 0, out.stderr
+    (row,) = json.loads(out.stdout)["services"]
+    assert (row["desired"], row["running"], row["rolloutState"]) == (1, 1, "COMPLETED")
+    assert row["imageMatches"] is True and row["runningDigest"].startswith("sha256:")
+    conds = {c["type"]: c for c in row["conditions"]}
+    assert conds["Ready"]["status"] == "True" and conds["Ready"]["reason"] == "RolloutComplete"
+    assert conds["Degraded"]["status"] == "False" and conds["Progressing"]["status"] == "False"
+    assert conds["Ready"]["lastTransitionTime"]
+    table = run_cli("status", *args)
+    assert "weather_manager" in table.stdout and "1/1 services Ready" in table.stdout
