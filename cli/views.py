@@ -15,7 +15,7 @@ def _console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     # a pipe or file gets full-width lines; a terminal keeps its own width
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 1000)
+    return Console(stderr=stderr, highlight=False, emoji=False, width=None if stream.isatty() else 1000)
 
 
 def plan_table(plan: Plan) -> None:

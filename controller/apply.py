@@ -7,6 +7,7 @@ breaker is a failure, never a success.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,9 +46,11 @@ class StoppedTaskSummary:
     last_task: str
 
     def line(self) -> str:
-        codes = ",".join("-" if c is None else str(c) for c in sorted(set(self.exit_codes), key=lambda c: (c is None, c)))
-        extra = f" ({self.container_reason})" if self.container_reason else ""
-        return f"{self.count}x {self.stop_code or '-'}: {self.reason or '-'}; exit code {codes}{extra} (last task {self.last_task})"
+        known = sorted({c for c in self.exit_codes if c is not None})
+        codes = f"exit code {','.join(map(str, known))}" if known else "no exit code"
+        extra = (f" ({self.container_reason})"
+                 if self.container_reason and self.container_reason not in (self.reason or "") else "")
+        return f"{self.count}x {self.stop_code or '-'}: {self.reason or '-'}; {codes}{extra} (last task {self.last_task})"
 
 
 @dataclass
@@ -173,12 +176,20 @@ async def record_completed(aws: Aws, svc: ServiceState | None, target: str) -> N
     await ecs.tag_resource(aws, svc.arn, tags)
 
 
+_REQUEST_ID = re.compile(r"(request id|RequestId|requestId)[:=]\s*[0-9a-fA-F-]{8,}")
+
+
+def _generic(reason: str | None) -> str | None:
+    """A stop reason without the per-request noise, so equal failures group together."""
+    return _REQUEST_ID.sub(r"\1: …", reason) if reason else reason
+
+
 def summarize_stopped(tasks: list[TaskState], limit: int = 5) -> list[StoppedTaskSummary]:
     groups: dict[tuple[Any, ...], StoppedTaskSummary] = {}
     for t in sorted(tasks, key=lambda t: t.stopped_at or t.created_at or datetime.min.replace(tzinfo=timezone.utc),
                     reverse=True):
         c = t.containers[0] if t.containers else None
-        key = (t.stop_code, t.stopped_reason, c.reason if c else None)
+        key = (t.stop_code, _generic(t.stopped_reason), _generic(c.reason if c else None))
         if key not in groups:
             groups[key] = StoppedTaskSummary(0, t.stop_code, t.stopped_reason, [], c.reason if c else None, t.id)
         g = groups[key]

@@ -72,7 +72,10 @@ def conditions(svc: ServiceState | None, *, now: datetime | None = None) -> list
     else:
         ready = Condition("Ready", False, "TasksNotRunning", f"{svc.running}/{svc.desired} tasks running", p_updated)
 
-    if primary is not None and primary.rollout_state == "IN_PROGRESS":
+    if primary is not None and primary.rollout_state == "FAILED":
+        progressing = Condition("Progressing", False, "RolloutFailed",
+                                "the deployment failed; ECS is not making progress toward it", p_updated)
+    elif primary is not None and primary.rollout_state == "IN_PROGRESS":
         progressing = Condition("Progressing", True, "NewDeployment",
                                 f"deployment {primary.id} rolling out {family_revision(primary.task_definition)}", p_created)
     elif len(active) > 1:
