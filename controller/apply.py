@@ -20,8 +20,6 @@ from controller.aws.client import Aws
 from controller.conditions import is_ready
 from controller.errors import CloudError
 from controller.plan import (
-    COMPLETED_TAG,
-    PREVIOUS_TAG,
     TASK_DEF_TAG,
     CreateServiceAction,
     DeleteServiceAction,
@@ -32,7 +30,6 @@ from controller.plan import (
     TagServiceAction,
     UpdateServiceAction,
 )
-from controller.render import FLEET_TAG, SPEC_HASH_TAG
 from controller.state import ServiceState, TaskState, family_revision
 
 
@@ -115,13 +112,21 @@ class ApplyOptions:
     concurrency: int = 8
 
 
-async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan) -> str | None:
-    """Run one service's actions in order. Returns the family:revision it should now run."""
+async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan, *,
+                               tag: bool = True) -> tuple[str | None, dict[str, str] | None]:
+    """Run one service's actions in order.
+
+    Returns the family:revision the service should now run, and the tags still to write when
+    `tag` is False (the caller writes them once the rollout holds).
+    """
     registered: str | None = None
     target: str | None = None
+    pending: dict[str, str] | None = None
+    creating = any(isinstance(a, CreateServiceAction) for a in sp.actions)
     for action in sp.actions:
         if isinstance(action, RegisterTaskDefinitionAction):
-            registered = await register_if_changed(aws, action.input)
+            # an update was planned against the live revision; a new service may reuse the family's latest
+            registered = await register_if_changed(aws, action.input, check_family=creating)
             target = registered
         elif isinstance(action, CreateServiceAction):
             params = dict(action.input)
@@ -139,19 +144,27 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
         elif isinstance(action, ScaleServiceAction):
             await ecs.update_service(aws, {"cluster": cluster, "service": action.service, "desiredCount": action.new})
         elif isinstance(action, TagServiceAction):
-            td = action.task_definition or (family_revision(registered) if registered else None)
-            tags = {FLEET_TAG: fleet_name, SPEC_HASH_TAG: action.spec_hash}
-            if td:
-                tags[TASK_DEF_TAG] = td
-                target = target or td
-            await ecs.tag_resource(aws, action.arn, tags)
+            tags = action.tags(fleet_name, registered)
+            target = target or tags.get(TASK_DEF_TAG)
+            if tag:
+                await ecs.tag_resource(aws, action.arn, tags)
+            else:
+                pending = {"arn": action.arn, **tags}
         elif isinstance(action, DeleteServiceAction):
             await ecs.delete_service(aws, cluster, action.service)
-    return family_revision(target) if target else None
+    return (family_revision(target) if target else None), pending
 
 
-async def register_if_changed(aws: Aws, params: dict[str, Any]) -> str:
+async def write_tags(aws: Aws, pending: dict[str, str] | None) -> None:
+    if pending:
+        arn = pending["arn"]
+        await ecs.tag_resource(aws, arn, {k: v for k, v in pending.items() if k != "arn"})
+
+
+async def register_if_changed(aws: Aws, params: dict[str, Any], *, check_family: bool = True) -> str:
     """Register a task definition unless the family's latest revision already has this content."""
+    if not check_family:
+        return await ecs.register_task_definition(aws, params)
     try:
         latest = await ecs.describe_task_definition(aws, params["family"])
     except CloudError as exc:
@@ -161,19 +174,6 @@ async def register_if_changed(aws: Aws, params: dict[str, Any]) -> str:
     if latest is not None and normalize.task_definition(latest) == normalize.task_definition(params):
         return latest["taskDefinitionArn"]
     return await ecs.register_task_definition(aws, params)
-
-
-async def record_completed(aws: Aws, svc: ServiceState | None, target: str) -> None:
-    """Remember the last completed revision (and the one before) for `fleetctl rollback`."""
-    if svc is None:
-        return
-    completed = svc.tags.get(COMPLETED_TAG)
-    if completed == target:
-        return
-    tags = {COMPLETED_TAG: target}
-    if completed:
-        tags[PREVIOUS_TAG] = completed
-    await ecs.tag_resource(aws, svc.arn, tags)
 
 
 _REQUEST_ID = re.compile(r"(request id|RequestId|requestId)[:=]\s*[0-9a-fA-F-]{8,}")
@@ -341,9 +341,22 @@ async def apply(
             failed_any.set()
         reporter.finished(outcome)
 
+    def must_wait_for(dep: str) -> bool:
+        """A dependency gates its dependents while it is not serving: being created, not Ready now,
+        or being replaced with no healthy minimum. A rolling update of a Ready service keeps it
+        serving throughout, so dependents roll in the same wave."""
+        dp = plan.for_service(dep)
+        current = observed.get(dep)
+        if dp is None or not dp.actions:
+            return not is_ready(current)
+        if any(isinstance(a, (CreateServiceAction, DeleteServiceAction)) for a in dp.actions) or not is_ready(current):
+            return True
+        floor = (current.deployment_configuration or {}).get("minimumHealthyPercent", 100) if current else 100
+        return any(isinstance(a, UpdateServiceAction) for a in dp.actions) and floor == 0
+
     async def run_service(sp: ServicePlan) -> None:
         started = time.monotonic()
-        deps = [d for d in dependencies.get(sp.service, []) if d in ready]
+        deps = [d for d in dependencies.get(sp.service, []) if d in ready and must_wait_for(d)]
         if options.wait and deps:
             results = await asyncio.gather(*(asyncio.shield(ready[d]) for d in deps))
             bad = [d for d, ok in zip(deps, results) if not ok]
@@ -354,7 +367,7 @@ async def apply(
             for a in sp.actions:
                 reporter.action(sp.service, a.summary())
             try:
-                target = await execute_service_plan(aws, cluster, fleet_name, sp)
+                target, pending_tags = await execute_service_plan(aws, cluster, fleet_name, sp, tag=not options.wait)
             except CloudError as exc:
                 finish(ServiceOutcome(sp.service, "failed", str(exc), duration=time.monotonic() - started))
                 return
@@ -368,11 +381,12 @@ async def apply(
         rollout = watcher.watch(sp.service, target if sp.rolls_out or target else None, options.timeout, since)
         ok, message = await rollout.done
         outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started)
-        if ok and target:
+        if ok:
             try:
-                await record_completed(aws, watcher.last.get(sp.service), target)
+                await write_tags(aws, pending_tags)  # the spec is recorded once it holds
             except CloudError as exc:
-                outcome.message += f" (could not record the completed revision: {exc})"
+                outcome.status = "failed"
+                outcome.message += f" (could not record the applied spec: {exc})"
         if not ok:
             try:
                 outcome.stopped_tasks = summarize_stopped(await stopped_tasks(aws, cluster, sp.service))

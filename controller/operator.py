@@ -205,7 +205,7 @@ class Operator:
 
     async def _reconcile_service(self, aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan) -> None:
         try:
-            await execute_service_plan(aws, cluster, fleet_name, sp)
+            await execute_service_plan(aws, cluster, fleet_name, sp, tag=True)
             self.stats.applied += 1
         except FleetError as exc:
             self.stats.errors += 1

@@ -15,9 +15,8 @@ from controller import normalize
 from controller.render import FLEET_TAG, SPEC_HASH_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 
-TASK_DEF_TAG = "fleetctl.io/task-definition"
-COMPLETED_TAG = "fleetctl.io/completed"     # last revision whose rollout completed
-PREVIOUS_TAG = "fleetctl.io/previous"       # the completed revision before that
+TASK_DEF_TAG = "fleetctl.io/task-definition"  # the revision fleetctl gave the service
+PREVIOUS_TAG = "fleetctl.io/previous"         # the completed revision before it (for rollback)
 
 
 @dataclass(frozen=True)
@@ -73,16 +72,31 @@ class ScaleServiceAction:
 
 @dataclass(frozen=True)
 class TagServiceAction:
+    """Record what the service was given: fleet, spec hash, revision and the one before it.
+
+    Written once the rollout holds (or at once without waiting), in a single TagResource.
+    """
+
     service: str
     arn: str
     spec_hash: str
     # family:revision the service runs after this plan; None when the plan registers a new one
     task_definition: str | None
+    previous: str | None = None
 
     kind = "tag"
 
     def summary(self) -> str:
         return f"record spec {self.spec_hash}"
+
+    def tags(self, fleet_name: str, registered: str | None) -> dict[str, str]:
+        tags = {FLEET_TAG: fleet_name, SPEC_HASH_TAG: self.spec_hash}
+        td = self.task_definition or registered
+        if td:
+            tags[TASK_DEF_TAG] = family_revision(td)
+        if self.previous:
+            tags[PREVIOUS_TAG] = self.previous
+        return tags
 
 
 @dataclass(frozen=True)
@@ -223,9 +237,14 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
             update[key] = want[key]
         actions.append(UpdateServiceAction(r.name, changes, update, uses_new_task_definition=td_changed))
 
-    if actions or not trusted or current.tags.get(FLEET_TAG) != fleet_name:
-        actions.append(TagServiceAction(r.name, current.arn, r.spec_hash,
-                                        None if td_changed else family_revision(current.task_definition)))
+    live = family_revision(current.task_definition)
+    previous = current.tags.get(PREVIOUS_TAG)
+    primary = current.primary
+    if td_changed and primary is not None and primary.rollout_state in (None, "COMPLETED"):
+        previous = live  # what runs now completed its rollout: the revision to go back to
+    tag = TagServiceAction(r.name, current.arn, r.spec_hash, None if td_changed else live, previous)
+    if td_changed or any(current.tags.get(k) != v for k, v in tag.tags(fleet_name, None).items()):
+        actions.append(tag)
     return actions
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from controller.apply import RolloutWatcher, SilentReporter, Reporter, record_completed, stopped_tasks, summarize_stopped, StoppedTaskSummary
+from controller.apply import (
+    Reporter,
+    RolloutWatcher,
+    SilentReporter,
+    StoppedTaskSummary,
+    stopped_tasks,
+    summarize_stopped,
+)
 from controller.aws import ecs
 from controller.aws.client import Aws
 from controller.errors import FleetError
@@ -64,8 +71,6 @@ async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = Non
         watcher._wake.set()
         await runner
     stopped: list[StoppedTaskSummary] = []
-    if ok:
-        await record_completed(aws, watcher.last.get(service), target)
-    else:
+    if not ok:
         stopped = summarize_stopped(await stopped_tasks(aws, cluster, service))
     return RollbackResult(service, current, target, ok, message, stopped)

@@ -101,14 +101,17 @@ def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
 
 
 def push_image(sandbox_handle: SandboxHandle, name: str, tag: str) -> str:
-    """Register another image for `gaming/<name>` in the sandbox ECR; returns its digest."""
+    """Register another image for `gaming/<name>` in the sandbox ECR; returns its digest.
+
+    The layer is unique per tag: the registry derives the digest from the layers."""
     ecr = sandbox_handle.client("ecr")
+    layer = "sha256:" + hashlib.sha256(f"{name}:{tag}".encode()).hexdigest()
     body = json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
                    "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest()},
-        "layers": [],
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": layer}],
     })
     resp = ecr.put_image(repositoryName=f"gaming/{name}", imageManifest=body, imageTag=tag)
     return resp["image"]["imageId"]["imageDigest"]

@@ -94,6 +94,9 @@ def test_an_image_change_registers_and_updates_only_that_service():
     assert set(update.changes) == {"taskDefinition"} and update.uses_new_task_definition
     register = p.for_service("quest").actions[0]
     assert "+" in register.diff and "ab" * 32 in register.diff
+    tag = p.for_service("quest").actions[-1]
+    live = observed.services["quest"].task_definition.rsplit("/", 1)[-1]
+    assert tag.previous == live and tag.task_definition is None  # filled in once registered
 
 
 def test_hand_scaling_plans_a_scale_back():
@@ -101,9 +104,8 @@ def test_hand_scaling_plans_a_scale_back():
     s = observed.services["auth"]
     observed.services["auth"] = ServiceState(**{**s.__dict__, "desired": 7})
     p = plan(RENDERED, observed, fleet_name="gaming-system")
-    (scale, tag) = p.for_service("auth").actions
+    (scale,) = p.for_service("auth").actions  # the recorded spec still holds: no tag write
     assert isinstance(scale, ScaleServiceAction) and (scale.old, scale.new) == (7, 2)
-    assert isinstance(tag, TagServiceAction)
 
 
 def test_a_hand_edited_task_definition_is_drift():

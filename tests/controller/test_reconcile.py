@@ -7,7 +7,7 @@ import threading
 
 import yaml
 
-from controller.apply import ApplyOptions, apply
+from controller.apply import ApplyOptions, SilentReporter, apply
 from controller.aws import Aws
 from controller.manifest import load_manifest
 from controller.reconcile import dependencies, reconcile_plan
@@ -17,13 +17,26 @@ from tests.controller.conftest import push_image
 FAST = ApplyOptions(timeout=60, overall_timeout=120, poll_interval=0.3)
 
 
-async def _apply(fleet_files, **opts):
+class Journal(SilentReporter):
+    """Records the order in which services' actions start and their outcomes arrive."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str]] = []
+
+    def action(self, service: str, summary: str) -> None:
+        self.entries.append(("start", service))
+
+    def finished(self, outcome) -> None:
+        self.entries.append(("done", outcome.service))
+
+
+async def _apply(fleet_files, reporter=None, **opts):
     loaded = load_manifest(fleet_files.manifest, tf_outputs=fleet_files.outputs)
     async with Aws.for_target(loaded.fleet.spec.target) as aws:
         rec = await reconcile_plan(aws, loaded.fleet)
         result = await apply(rec.plan, aws, fleet_name=loaded.fleet.metadata.name,
                              dependencies=dependencies(loaded.fleet), observed=rec.observed.services,
-                             options=ApplyOptions(**{**FAST.__dict__, **opts}))
+                             options=ApplyOptions(**{**FAST.__dict__, **opts}), reporter=reporter)
         return rec, result, aws
 
 
@@ -52,12 +65,24 @@ async def test_apply_local_fleet_from_empty_then_plan_is_empty_and_reapply_write
     assert "in sync: 23 services" in plan.stdout
 
 
-async def test_dependencies_roll_first(make_fleet):
-    fleet = make_fleet(["settings", "performance_mode"])
-    _rec, result, _aws = await _apply(fleet)
+async def test_new_dependencies_gate_dependents_but_rolling_updates_share_a_wave(make_fleet):
+    fleet = make_fleet(["settings", "performance_mode"])  # performance_mode dependsOn settings
+    journal = Journal()
+    _rec, result, _aws = await _apply(fleet, reporter=journal)
     assert result.ok
-    # performance_mode depends on settings: it cannot have finished before settings was Ready
-    assert list(result.outcomes)[0] == "settings"
+    # created from nothing: performance_mode starts only once settings is Ready
+    e = journal.entries
+    assert e.index(("done", "settings")) < e.index(("start", "performance_mode"))
+
+    for name in ("settings", "performance_mode"):
+        fleet.service(name)["environment"] = {"ROLL": "2"}
+    fleet.write()
+    journal = Journal()
+    _rec, result, _aws = await _apply(fleet, reporter=journal)
+    assert result.ok
+    # settings stays Ready while it rolls (minimumHealthyPercent 100): both roll in one wave
+    e = journal.entries
+    assert e.index(("start", "performance_mode")) < e.index(("done", "settings"))
 
 
 async def test_changing_one_image_rolls_only_that_service(make_fleet, sandbox_handle):
@@ -65,6 +90,7 @@ async def test_changing_one_image_rolls_only_that_service(make_fleet, sandbox_ha
     _rec, result, _aws = await _apply(fleet)
     assert result.ok
     digest = push_image(sandbox_handle, "time_manager", "v2")
+    assert digest != push_image(sandbox_handle, "time_manager", "v3")
     image = fleet.service("time_manager")["image"].replace(":latest", ":v2")
     fleet.service("time_manager")["image"] = image
     fleet.write()
