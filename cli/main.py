@@ -204,7 +204,7 @@ def apply(
         loaded = load_for_aws(manifest, tf_outputs, start_sandbox=True)
         fleet = loaded.fleet
         async with aws_for(loaded) as aws:
-            rec = await reconcile_plan(aws, fleet, prune=prune)
+            rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False)
             if rec.plan.is_empty:
                 output.info(f"in sync: nothing to do for {len(rec.rendered)} services")
             options = ApplyOptions(wait=wait, timeout=per_service, overall_timeout=overall, fail_fast=fail_fast,

@@ -14,8 +14,8 @@ from controller.aws.client import Aws
 from controller.errors import FleetError
 from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet
-from controller.plan import TASK_DEF_TAG
-from controller.render import FLEET_TAG, SPEC_HASH_TAG, RenderedService
+from controller.plan import recorded_as_desired
+from controller.render import FLEET_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 
 
@@ -43,6 +43,7 @@ async def observe_fleet(
     *,
     cache: TaskDefinitionCache | None = None,
     find_orphans: bool = True,
+    read_task_definitions: bool = True,
 ) -> ObservedFleet:
     cache = cache or TaskDefinitionCache()
     names = [r.name for r in desired]
@@ -61,12 +62,9 @@ async def observe_fleet(
     wanted = {r.name: r for r in desired}
     to_read: set[str] = set()
     for name, svc in services.items():
-        r = wanted[name]
-        if svc.status == "INACTIVE":
+        if svc.status == "INACTIVE" or not read_task_definitions:
             continue
-        trusted = (svc.tags.get(SPEC_HASH_TAG) == r.spec_hash
-                   and svc.tags.get(TASK_DEF_TAG) == family_revision(svc.task_definition))
-        if not trusted and cache.get(svc.task_definition) is None:
+        if not recorded_as_desired(wanted[name], svc) and cache.get(svc.task_definition) is None:
             to_read.add(svc.task_definition)
 
     async def read(td: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Union
 import yaml
 
 from controller import normalize
-from controller.render import FLEET_TAG, SPEC_HASH_TAG, RenderedService
+from controller.render import FLEET_TAG, TD_HASH_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 
 TASK_DEF_TAG = "fleetctl.io/task-definition"  # the revision fleetctl gave the service
@@ -79,7 +79,7 @@ class TagServiceAction:
 
     service: str
     arn: str
-    spec_hash: str
+    td_hash: str
     # family:revision the service runs after this plan; None when the plan registers a new one
     task_definition: str | None
     previous: str | None = None
@@ -87,10 +87,10 @@ class TagServiceAction:
     kind = "tag"
 
     def summary(self) -> str:
-        return f"record spec {self.spec_hash}"
+        return f"record task definition {self.td_hash}"
 
     def tags(self, fleet_name: str, registered: str | None) -> dict[str, str]:
-        tags = {FLEET_TAG: fleet_name, SPEC_HASH_TAG: self.spec_hash}
+        tags = {FLEET_TAG: fleet_name, TD_HASH_TAG: self.td_hash}
         td = self.task_definition or registered
         if td:
             tags[TASK_DEF_TAG] = family_revision(td)
@@ -204,17 +204,16 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
         ]
 
     actions: list[Action] = []
-    recorded_td = current.tags.get(TASK_DEF_TAG)
-    trusted = (current.tags.get(SPEC_HASH_TAG) == r.spec_hash
-               and recorded_td == family_revision(current.task_definition))
     td_changed = False
-    if not trusted:
+    if not recorded_as_desired(r, current):
         live = observed.task_definitions.get(current.task_definition) or observed.task_definitions.get(
             family_revision(current.task_definition))
         live_td = normalize.task_definition(live) if live is not None else None
-        if live_td != desired_td:
+        if live is None or live_td != desired_td:
+            # not read (apply skips reading what its tags already show as changed): register
             td_changed = True
-            actions.append(RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(live_td, desired_td)))
+            diff = _diff(live_td, desired_td) if live is not None else ""
+            actions.append(RegisterTaskDefinitionAction(r.name, r.register_task_definition, diff))
 
     want = r.update_service
     changes: dict[str, tuple[Any, Any]] = {}
@@ -242,10 +241,16 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     primary = current.primary
     if td_changed and primary is not None and primary.rollout_state in (None, "COMPLETED"):
         previous = live  # what runs now completed its rollout: the revision to go back to
-    tag = TagServiceAction(r.name, current.arn, r.spec_hash, None if td_changed else live, previous)
+    tag = TagServiceAction(r.name, current.arn, r.td_hash, None if td_changed else live, previous)
     if td_changed or any(current.tags.get(k) != v for k, v in tag.tags(fleet_name, None).items()):
         actions.append(tag)
     return actions
+
+
+def recorded_as_desired(r: RenderedService, svc: ServiceState) -> bool:
+    """The service's tags show that its live revision holds exactly the rendered task definition."""
+    return (svc.tags.get(TASK_DEF_TAG) == family_revision(svc.task_definition)
+            and svc.tags.get(TD_HASH_TAG) == r.td_hash)
 
 
 def _service_view(create: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from controller.conditions import Condition, conditions
 from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet
 from controller.observe import TaskDefinitionCache, observe_fleet, resolve_image_tags
-from controller.plan import TASK_DEF_TAG, Plan, plan
-from controller.render import SPEC_HASH_TAG, RenderedService, render
+from controller.plan import Plan, plan, recorded_as_desired
+from controller.render import RenderedService, render
 from controller.state import ObservedFleet, family_revision
 
 
@@ -29,11 +29,15 @@ async def reconcile_plan(
     prune: bool = False,
     only: str | None = None,
     cache: TaskDefinitionCache | None = None,
+    read_task_definitions: bool = True,
 ) -> Reconciliation:
+    """`read_task_definitions=False` skips reading live revisions the tags already show as
+    changed: apply needs to know that they differ, only plan/diff need to show how."""
     resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
     rendered = render(resolved, only)
     observed = await observe_fleet(aws, fleet.spec.target.cluster, fleet.metadata.name, rendered,
-                                   cache=cache, find_orphans=only is None)
+                                   cache=cache, find_orphans=only is None,
+                                   read_task_definitions=read_task_definitions)
     return Reconciliation(resolved, rendered, observed, plan(rendered, observed, fleet_name=fleet.metadata.name,
                                                              prune=prune))
 
@@ -89,10 +93,8 @@ async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | N
         manifest_image = r.register_task_definition["containerDefinitions"][0]["image"]
         running_image = None
         if svc is not None and svc.status == "ACTIVE":
-            trusted = (svc.tags.get(SPEC_HASH_TAG) == r.spec_hash
-                       and svc.tags.get(TASK_DEF_TAG) == family_revision(svc.task_definition))
             td = rec.observed.task_definitions.get(svc.task_definition)
-            if trusted:
+            if recorded_as_desired(r, svc):
                 running_image = manifest_image
             elif td:
                 running_image = td["containerDefinitions"][0]["image"]

@@ -15,7 +15,8 @@ from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet, ServiceSpec
 
 FLEET_TAG = "fleetctl.io/fleet"
-SPEC_HASH_TAG = "fleetctl.io/spec-hash"
+# hash of the rendered task definition the service's recorded revision was registered from
+TD_HASH_TAG = "fleetctl.io/task-definition-hash"
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,14 @@ class RenderedService:
     register_task_definition: dict[str, Any]
     create_service: dict[str, Any]
     update_service: dict[str, Any]
-    spec_hash: str
+    spec_hash: str   # task definition and service settings
+    td_hash: str     # task definition alone
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "service": self.name,
             "specHash": self.spec_hash,
+            "taskDefinitionHash": self.td_hash,
             "registerTaskDefinition": self.register_task_definition,
             "createService": self.create_service,
             "updateService": self.update_service,
@@ -153,10 +156,15 @@ def _service_settings(fleet: Fleet, svc: EffectiveService) -> dict[str, Any]:
     return settings
 
 
+def content_hash(body: Any) -> str:
+    """Hash of a JSON document, independent of key order."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def spec_hash(task_def: dict[str, Any], settings: dict[str, Any]) -> str:
-    """Content hash of what a service should be; stored as a tag so a no-op check needs no reads."""
-    body = json.dumps({"taskDefinition": task_def, "service": settings}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
+    """Content hash of everything a service should be."""
+    return content_hash({"taskDefinition": task_def, "service": settings})
 
 
 def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
@@ -164,6 +172,7 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
     td = task_definition(fleet, svc)
     settings = _service_settings(fleet, svc)
     digest = spec_hash(td, settings)
+    td_digest = content_hash(td)
     create: dict[str, Any] = {
         "cluster": fleet.spec.target.cluster,
         "serviceName": svc.name,
@@ -174,7 +183,7 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
         "propagateTags": "SERVICE",
         "tags": [
             {"key": FLEET_TAG, "value": fleet.metadata.name},
-            {"key": SPEC_HASH_TAG, "value": digest},
+            {"key": TD_HASH_TAG, "value": td_digest},
         ],
     }
     update: dict[str, Any] = {
@@ -183,7 +192,7 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
         "taskDefinition": td["family"],
         **settings,
     }
-    return RenderedService(svc.name, td, create, update, digest)
+    return RenderedService(svc.name, td, create, update, digest, td_digest)
 
 
 def render(fleet: Fleet, only: str | None = None) -> list[RenderedService]:

@@ -16,7 +16,7 @@ from controller.plan import (
     UpdateServiceAction,
     plan,
 )
-from controller.render import FLEET_TAG, SPEC_HASH_TAG, render
+from controller.render import FLEET_TAG, TD_HASH_TAG, render
 from controller.state import DeploymentState, ObservedFleet, ServiceState
 from tests.conftest import PROD_TF_OUTPUTS, REPO
 
@@ -50,7 +50,7 @@ def observed_for(rendered, *, trusted: bool, rng: random.Random, revision: int =
         tds[arn] = td
         tags = {FLEET_TAG: "gaming-system"}
         if trusted:
-            tags.update({SPEC_HASH_TAG: r.spec_hash, TASK_DEF_TAG: f"{td['family']}:{revision}"})
+            tags.update({TD_HASH_TAG: r.td_hash, TASK_DEF_TAG: f"{td['family']}:{revision}"})
         net = copy.deepcopy(r.create_service["networkConfiguration"])
         rng.shuffle(net["awsvpcConfiguration"]["subnets"])
         services[r.name] = ServiceState(

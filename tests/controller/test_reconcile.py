@@ -33,7 +33,7 @@ class Journal(SilentReporter):
 async def _apply(fleet_files, reporter=None, **opts):
     loaded = load_manifest(fleet_files.manifest, tf_outputs=fleet_files.outputs)
     async with Aws.for_target(loaded.fleet.spec.target) as aws:
-        rec = await reconcile_plan(aws, loaded.fleet)
+        rec = await reconcile_plan(aws, loaded.fleet, read_task_definitions=False)  # as `fleetctl apply`
         result = await apply(rec.plan, aws, fleet_name=loaded.fleet.metadata.name,
                              dependencies=dependencies(loaded.fleet), observed=rec.observed.services,
                              options=ApplyOptions(**{**FAST.__dict__, **opts}), reporter=reporter)
@@ -113,7 +113,10 @@ async def test_changing_one_image_rolls_only_that_service(make_fleet, sandbox_ha
     assert result.ok
     assert result.outcomes["time_manager"].status == "ready"
     assert result.outcomes["settings"].status == "unchanged"
-    assert aws.calls["ecs.UpdateService"] == 1 and aws.calls["ecs.RegisterTaskDefinition"] == 1
+    writes = {op: n for op, n in aws.calls.items() if op.split(".")[1] in
+              ("RegisterTaskDefinition", "UpdateService", "TagResource", "CreateService")}
+    assert writes == {"ecs.RegisterTaskDefinition": 1, "ecs.UpdateService": 1, "ecs.TagResource": 1}
+    assert aws.calls["ecs.DescribeTaskDefinition"] == 0  # the tags already say the revision differs
 
     again = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
     assert again.code == 0

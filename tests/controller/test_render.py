@@ -8,7 +8,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from controller.manifest import load_manifest
-from controller.render import FLEET_TAG, SPEC_HASH_TAG, render
+from controller.render import FLEET_TAG, TD_HASH_TAG, render
 from tests.conftest import FIXTURES, PROD_TF_OUTPUTS, REPO, run_cli
 
 LOCAL_TF_OUTPUTS = FIXTURES / "local-tf-outputs.json"
@@ -60,7 +60,7 @@ def test_rendered_prod_service_carries_nats_logs_secrets_and_breaker():
     assert auth.create_service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert auth.create_service["cluster"] == "gaming-system-cluster"
     tags = {t["key"]: t["value"] for t in auth.create_service["tags"]}
-    assert tags == {FLEET_TAG: "gaming-system", SPEC_HASH_TAG: auth.spec_hash}
+    assert tags == {FLEET_TAG: "gaming-system", TD_HASH_TAG: auth.td_hash}
     assert "launchType" not in auth.update_service
 
 
@@ -69,6 +69,14 @@ def test_gateway_overrides_defaults():
     (gw,) = render(fleet, "gateway")
     assert (gw.register_task_definition["cpu"], gw.register_task_definition["memory"]) == ("512", "1024")
     assert gw.register_task_definition["containerDefinitions"][0]["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
+
+
+def test_task_definition_hash_ignores_service_settings():
+    fleet = load_manifest(REPO / "manifests" / "prod.yaml", tf_outputs=PROD_TF_OUTPUTS).fleet
+    services = [s.model_copy(update={"desired_count": 9}) for s in fleet.spec.services]
+    scaled = fleet.model_copy(update={"spec": fleet.spec.model_copy(update={"services": services})})
+    assert [r.td_hash for r in render(fleet)] == [r.td_hash for r in render(scaled)]
+    assert [r.spec_hash for r in render(fleet)] != [r.spec_hash for r in render(scaled)]
 
 
 def test_spec_hash_changes_with_the_spec_and_only_then():
