@@ -1,0 +1,283 @@
+"""Every benchmark in one run, fleetctl side by side with the tools users would otherwise pick.
+
+    .venv/bin/python bench/run.py            # full run (several minutes)
+    .venv/bin/python bench/run.py --quick    # smoke: tiny fleets, one repetition
+
+Writes bench/results/latest.json and bench/results/latest.md (the table in README.md's
+Performance section). Order: the sandbox cold start and CLI start-up first, on a quiet
+machine; then one sandbox, a counting proxy in front of it, and on it the no-op reconcile,
+the fleet image bump and the controller's memory; then bench/diagnose.py and bench/probe.py
+when present (each run as `python bench/<name>.py --json [--quick]`, the last JSON object on
+its stdout is reported as is).
+
+Competitors (ecs-deploy and the aws CLI) live in .venv-bench, created from
+bench/requirements.txt when missing (`--competitors yes`, the default of a full run).
+`--competitors no` runs only fleetctl's side and says so in every row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import cli_startup, compare_noop, controller_memory, image_bump  # noqa: E402
+from bench.harness import REPO, Bench, bench_venv_ready, ensure_bench_venv, log, run_timed, summary  # noqa: E402
+
+QUICK_SERVICES = ["model_mgmt", "state_manager", "quest"]  # a dependency chain, so waves are exercised
+
+
+def cold_start(services: int, repeat: int) -> dict:
+    log(f"sandbox cold start: {repeat} runs with {services} services")
+    values, created = [], []
+    for _ in range(repeat):
+        _, proc = run_timed([sys.executable, str(REPO / "bench" / "sandbox_cold_start.py"), "--services", str(services)],
+                            timeout=300)
+        running = re.search(r"all services RUNNING:\s+([\d.]+)", proc.stdout)
+        if proc.returncode != 0 or not running:
+            raise RuntimeError(f"sandbox_cold_start.py exited {proc.returncode}: {proc.stdout}{proc.stderr[-2000:]}")
+        values.append(float(running.group(1)))
+        created.append(float(re.search(r"services created:\s+([\d.]+)", proc.stdout).group(1)))
+    s = summary(values, 2)
+    return {"services": services, "seconds": s, "services_created_s": summary(created, 2), "target_s": 15,
+            "target_met": s["median"] <= 15}
+
+
+def external(name: str, quick: bool) -> dict:
+    """bench/<name>.py, written separately: its JSON output as is, or why there is none."""
+    script = REPO / "bench" / f"{name}.py"
+    if not script.exists():
+        return {"available": False, "note": "not available"}
+    log(f"{name}: running {script.name}")
+    size = {"probe": ["--services", "3" if quick else "23"], "diagnose": []}[name]
+    reps = ["--repeat", "1"] if quick else []
+    attempts = [["--json", *size, *reps], [*size, *reps], size, []]
+    proc = None
+    for flags in attempts:
+        seconds, proc = run_timed([sys.executable, str(script), *flags], timeout=900)
+        if proc.returncode == 2 and "unrecognized arguments" in proc.stderr:
+            continue
+        break
+    assert proc is not None
+    if proc.returncode != 0:
+        return {"available": True, "ok": False, "note": f"exited {proc.returncode}", "stderr": proc.stderr[-2000:]}
+    parsed = _last_json(proc.stdout)
+    return {"available": True, "ok": True, "seconds": round(seconds, 2), "args": flags, "result": parsed,
+            "stdout": None if parsed is not None else proc.stdout[-4000:],
+            "summary": _flat(parsed) if parsed is not None else _numeric_lines(proc.stdout)}
+
+
+def _numeric_lines(text: str) -> str:
+    """The headline lines of a text report (medians, calls, totals), for one table cell."""
+    keep = [" ".join(line.split()) for line in text.splitlines()
+            if re.search(r"median|calls|diagnosed|probed|target", line) and not line.startswith(" ")]
+    return "; ".join(keep)[:400]
+
+
+def _last_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    for line in reversed(text.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny fleets, one repetition")
+    ap.add_argument("--competitors", choices=["yes", "no", "auto"], default=None,
+                    help="run ecs-deploy and the aws CLI (yes: create .venv-bench if missing; auto: if present). "
+                         "Default: yes, or auto with --quick")
+    ap.add_argument("--repeat", type=int,
+                    help="repetitions (default: no-op 5 at 23 services and 3 at 500, image bump 3; 1 with --quick)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--render", type=Path, metavar="JSON", help="only print the table of an earlier run's JSON")
+    args = ap.parse_args()
+    if args.render:
+        print(render_markdown(json.loads(args.render.read_text())), end="")
+        return 0
+    quick = args.quick
+    mode = args.competitors or ("auto" if quick else "yes")
+    if mode == "yes":
+        ensure_bench_venv(log)
+    competitors = mode == "yes" or (mode == "auto" and bench_venv_ready())
+    why_not = None if competitors else ("--competitors no" if mode == "no" else ".venv-bench not present")
+
+    started = time.time()
+    results: dict[str, Any] = {
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "mode": "quick" if quick else "full",
+        "competitors": "included" if competitors else f"skipped ({why_not})",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if competitors:
+        from importlib.metadata import PathDistribution
+
+        site = next((REPO / ".venv-bench" / "lib").glob("python*/site-packages"))
+        results["competitor_versions"] = {
+            name: PathDistribution(next(site.glob(f"{name.replace('-', '_')}-*.dist-info"))).version
+            for name in ("ecs-deploy", "awscli")
+        }
+
+    results["sandbox_cold_start"] = cold_start(3 if quick else 23, 1 if quick else 3)
+    results["cli_startup"] = cli_startup.run(3 if quick else 15)
+
+    with tempfile.TemporaryDirectory(prefix="fleetctl-bench-") as tmp:
+        bench = Bench.start(Path(tmp))
+        try:
+            log("set-up: applying the local fleet")
+            local = bench.new_fleet("local", services=QUICK_SERVICES if quick else None)
+            bench.apply(local)
+            big_n = 20 if quick else 500
+            log(f"set-up: applying a generated fleet of {big_n} services (desiredCount 0)")
+            big = bench.new_fleet(f"gen{big_n}", generated=big_n)
+            bench.apply(big)
+            results["noop_reconcile"] = [
+                *compare_noop.run(bench, [local], repeat=args.repeat or (1 if quick else 5), cli_k=1 if quick else 10,
+                                  competitors=competitors),
+                *compare_noop.run(bench, [big], repeat=args.repeat or (1 if quick else 3), cli_k=1 if quick else 10,
+                                  competitors=competitors),
+            ]
+            fleets = image_bump.setup(bench, local, services=None, ecs_deploy_k=1 if quick else 6,
+                                      aws_cli_k=1 if quick else 3, competitors=competitors)
+            results["image_bump"] = image_bump.run(bench, fleets, repeat=args.repeat or (1 if quick else 3))
+            log(f"controller memory over {big_n} services")
+            results["controller_memory"] = controller_memory.measure(bench, big, passes=2 if quick else 3)
+        finally:
+            bench.stop()
+
+    results["diagnose"] = external("diagnose", quick)
+    results["probe"] = external("probe", quick)
+    results["elapsed_s"] = round(time.time() - started, 1)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "quick" if quick else "latest"
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    md = render_markdown(results)
+    (args.out / f"{stem}.md").write_text(md)
+    print(md)
+    log(f"wrote {args.out / stem}.json and .md in {results['elapsed_s']} s")
+    return 0
+
+
+# -- the table ---------------------------------------------------------------------------------
+def _s(x: dict | None, unit: str = "s") -> str:
+    if not x or x.get("median") is None:
+        return "–"
+    if x["n"] == 1:
+        return f"{x['median']:g} {unit}"
+    return f"{x['median']:g} {unit} ({x['min']:g}–{x['max']:g})"
+
+
+def _yes(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "**no**")
+
+
+def _x(r: float | None) -> str:
+    return "–" if r is None else f"{r:g}×"
+
+
+def render_markdown(r: dict) -> str:
+    m = r["machine"]
+    skipped = "skipped" in r["competitors"]
+    skip = "skipped" if skipped else None
+    lines = [
+        f"Machine: {m['cores']} cores, Python {m['python']} ({m['platform']}); mode: {r['mode']}; "
+        f"competitors: {r['competitors']}"
+        + (f" — ecs-deploy {r['competitor_versions']['ecs-deploy']}, awscli {r['competitor_versions']['awscli']}"
+           if r.get("competitor_versions") else "") + ".",
+        "",
+        "| benchmark | fleetctl | ecs-deploy | aws CLI loop | competitor ÷ fleetctl | target | met |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def row(name: str, fc: str, ed: str | None, aw: str | None, rat: str, target: str, met: str) -> None:
+        lines.append(f"| {name} | {fc} | {ed or skip or '–'} | {aw or skip or '–'} | {rat} | {target} | {met} |")
+
+    for nr in r["noop_reconcile"]:
+        t = nr["tools"]
+        n = nr["services"]
+        ed, aw = t.get("ecs-deploy"), t.get("aws-cli")
+        star = lambda e: "*" if e and e.get("extrapolated_from") else ""  # noqa: E731
+        row(f"no-op reconcile, {n} services: AWS calls", str(t["fleetctl"]["calls"]),
+            ed and str(ed["calls"]), aw and f"{aw['calls']}{star(aw)}",
+            " / ".join(_x(e["calls_ratio"]) for e in (ed, aw) if e) or "–", f"≤ {nr['target_calls']}",
+            _yes(nr["target_met"]))
+        row(f"no-op reconcile, {n} services: wall time", _s(t["fleetctl"]["seconds"]),
+            ed and _s(ed["seconds"]), aw and _s(aw["seconds"]) + star(aw),
+            " / ".join(_x(e["time_ratio"]) for e in (ed, aw) if e) or "–", "–", "–")
+    b = r["image_bump"]
+    t = b["tools"]
+    ed, aw = t.get("ecs-deploy"), t.get("aws-cli")
+    n = b["services"]
+    row(f"image bump, {n} services: wall time to all rolled out", _s(t["fleetctl"]["seconds"]),
+        ed and _s(ed["seconds"]) + "*", aw and _s(aw["seconds"]) + "*",
+        " / ".join(_x(e["time_ratio"]) for e in (ed, aw) if e) or "–", "ecs-deploy ÷ fleetctl ≥ 20×",
+        _yes(b["targets"].get("ecs_deploy_ratio>=20")))
+    one = t.get("fleetctl-one")
+    row("image bump: whole fleet ÷ one service alone", f"{_x(b['fleet_vs_one_service'])} "
+        f"(one service: {_s(one['seconds']) if one else '–'})", "–", "–", "–", "≤ 1.5×",
+        _yes(b["targets"]["fleet_vs_one_service<=1.5"]))
+    row(f"image bump, {n} services: AWS calls", str(t["fleetctl"]["calls"]), ed and f"{ed['calls']}*",
+        aw and f"{aw['calls']}*", " / ".join(_x(e["calls_ratio"]) for e in (ed, aw) if e) or "–", "≤ 70",
+        _yes(b["targets"]["calls<=70"]))
+    for name in ("diagnose", "probe"):
+        e = r[name]
+        label = {"diagnose": "diagnose 100 stopped tasks", "probe": "probe the whole fleet"}[name]
+        if not e["available"]:
+            lines.append(f"| {label} | not available | – | – | – | – | – |")
+        elif not e.get("ok"):
+            lines.append(f"| {label} | failed: {e['note']} | – | – | – | – | – |")
+        else:
+            lines.append(f"| {label} | {e['summary'] or 'see JSON'} | – | – | – | – | – |")
+    for cmd, v in r["cli_startup"].items():
+        row(f"CLI start-up: `{cmd}`", _s(v["seconds"]), "–", "–", "–", f"≤ {v['target_s']} s", _yes(v["target_met"]))
+    cs = r["sandbox_cold_start"]
+    row(f"sandbox cold start, {cs['services']} services to all RUNNING", _s(cs["seconds"]), "–", "–", "–",
+        f"≤ {cs['target_s']} s", _yes(cs["target_met"]))
+    mem = r["controller_memory"]
+    row(f"`controller run` memory, {mem['services']} services (after {mem['passes']} passes)",
+        f"RSS {mem['rss_mib']} MiB, peak {mem['hwm_mib']} MiB", "–", "–", "–", f"≤ {mem['target_mib']} MiB",
+        _yes(mem["target_met"]))
+    lines += ["", "Times are medians with (min–max) over the repetitions; calls are counted on the server side "
+              "(a counting proxy in front of the sandbox's endpoint), the same way for every tool."]
+    notes = []
+    if ed or aw:
+        k = ", ".join(f"{name} on {e['extrapolated_from']}" for name, e in (("ecs-deploy", ed), ("the aws CLI", aw))
+                      if e and e.get("extrapolated_from"))
+        notes.append(f"\\* sequential loops measured on K services and extrapolated linearly to {n} ({k}); the "
+                     "no-op aws CLI loop likewise where marked.")
+    if notes:
+        lines += [""] + notes
+    return "\n".join(lines) + "\n"
+
+
+def _flat(d: Any, prefix: str = "") -> str:
+    """Numeric leaves of an external benchmark's JSON, `key=value`, for one table cell."""
+    out = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(f"{prefix}{k}={v:g}")
+            elif isinstance(v, dict) and len(out) < 8:
+                inner = _flat(v, f"{prefix}{k}.")
+                if inner:
+                    out.append(inner)
+    return ", ".join(out[:8])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
