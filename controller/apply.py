@@ -122,11 +122,9 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
     registered: str | None = None
     target: str | None = None
     pending: dict[str, str] | None = None
-    creating = any(isinstance(a, CreateServiceAction) for a in sp.actions)
     for action in sp.actions:
         if isinstance(action, RegisterTaskDefinitionAction):
-            # an update was planned against the live revision; a new service may reuse the family's latest
-            registered = await register_if_changed(aws, action.input, check_family=creating)
+            registered = await register_if_changed(aws, action.input, action.reuse_candidate)
             target = registered
         elif isinstance(action, CreateServiceAction):
             params = dict(action.input)
@@ -161,12 +159,12 @@ async def write_tags(aws: Aws, pending: dict[str, str] | None) -> None:
         await ecs.tag_resource(aws, arn, {k: v for k, v in pending.items() if k != "arn"})
 
 
-async def register_if_changed(aws: Aws, params: dict[str, Any], *, check_family: bool = True) -> str:
-    """Register a task definition unless the family's latest revision already has this content."""
-    if not check_family:
+async def register_if_changed(aws: Aws, params: dict[str, Any], candidate: str | None) -> str:
+    """Register a task definition unless `candidate` (a revision or a family's latest) holds this content."""
+    if candidate is None:
         return await ecs.register_task_definition(aws, params)
     try:
-        latest = await ecs.describe_task_definition(aws, params["family"])
+        latest = await ecs.describe_task_definition(aws, candidate)
     except CloudError as exc:
         if exc.code not in ("ClientException", "InvalidParameterException", "ResourceNotFoundException"):
             raise

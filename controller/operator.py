@@ -19,7 +19,7 @@ from typing import Any
 
 from controller.apply import execute_service_plan
 from controller.aws.client import Aws
-from controller.conditions import ConditionTracker, conditions
+from controller.conditions import ConditionTracker, conditions, is_ready
 from controller.errors import FleetError, ManifestError
 from controller.manifest import LoadedManifest, load_manifest
 from controller.observe import TaskDefinitionCache
@@ -35,7 +35,8 @@ class Backoff:
     cap: float = 600.0
     failures: int = 0
     not_before: float = 0.0
-    spec: str | None = None
+    spec: str | None = None   # the spec last handed to a worker
+    waited: bool = False      # the back-off for a retry of `spec` has elapsed
 
     def fail(self, now: float) -> float:
         self.failures += 1
@@ -44,7 +45,7 @@ class Backoff:
         return delay
 
     def reset(self) -> None:
-        self.failures, self.not_before, self.spec = 0, 0.0, None
+        self.failures, self.not_before, self.spec, self.waited = 0, 0.0, None, False
 
 
 @dataclass
@@ -174,18 +175,20 @@ class Operator:
                 progressing = True
             backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
             if not sp.actions:
-                if backoff.failures and state is not None and state.primary and state.primary.rollout_state == "COMPLETED":
-                    backoff.reset()
+                if is_ready(state):
+                    backoff.reset()  # in sync and Ready: the spec holds
                 continue
-            if sp.service in self._in_flight:
-                continue
-            if now < backoff.not_before:
+            if sp.service in self._in_flight or now < backoff.not_before:
                 continue
             spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
-            if backoff.spec == spec and spec is not None:
-                delay = backoff.fail(now)  # the same spec again: its last rollout did not hold
-                log.warning("%s: spec %s applied before and still not in place; retrying in %.0fs",
-                            sp.service, spec, delay)
+            if spec is not None and backoff.spec == spec:
+                if backoff.waited:
+                    backoff.waited = False
+                else:  # applied before and did not hold (e.g. the circuit breaker rolled it back)
+                    delay = backoff.fail(now)
+                    backoff.waited = True
+                    log.warning("%s: spec %s was applied and did not hold; retrying in %.0fs", sp.service, spec, delay)
+                    continue
             backoff.spec = spec
             self._describe_drift(sp)
             self._in_flight[sp.service] = asyncio.create_task(
@@ -209,7 +212,9 @@ class Operator:
             self.stats.applied += 1
         except FleetError as exc:
             self.stats.errors += 1
-            delay = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base)).fail(time.monotonic())
+            backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
+            delay = backoff.fail(time.monotonic())
+            backoff.waited = True  # retry as soon as the back-off elapses
             log.error("%s: %s; retrying in %.0fs", sp.service, exc, delay)
         except Exception:  # a bug: log it with its traceback, keep the operator alive
             self.stats.errors += 1

@@ -24,6 +24,9 @@ class RegisterTaskDefinitionAction:
     service: str
     input: dict[str, Any]
     diff: str
+    # a revision that may already hold this content (the one fleetctl gave the service before a
+    # rollback, or the family's latest for a new service): reused instead of registering again
+    reuse_candidate: str | None = None
 
     kind = "register-task-definition"
 
@@ -199,7 +202,8 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
         tags = r.create_service["tags"]
         create = {**r.create_service, "tags": tags}
         return [
-            RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(None, desired_td)),
+            RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(None, desired_td),
+                                         reuse_candidate=r.register_task_definition["family"]),
             CreateServiceAction(r.name, create, _diff(None, _service_view(r.create_service))),
         ]
 
@@ -213,7 +217,10 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
             # not read (apply skips reading what its tags already show as changed): register
             td_changed = True
             diff = _diff(live_td, desired_td) if live is not None else ""
-            actions.append(RegisterTaskDefinitionAction(r.name, r.register_task_definition, diff))
+            recorded = current.tags.get(TASK_DEF_TAG)
+            candidate = (recorded if recorded and recorded != family_revision(current.task_definition)
+                         and current.tags.get(TD_HASH_TAG) == r.td_hash else None)
+            actions.append(RegisterTaskDefinitionAction(r.name, r.register_task_definition, diff, candidate))
 
     want = r.update_service
     changes: dict[str, tuple[Any, Any]] = {}

@@ -96,3 +96,29 @@ def test_controller_process_stops_cleanly_on_sigterm(make_fleet):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_a_rollout_that_does_not_hold_is_retried_with_backoff_and_no_new_revisions(make_fleet, sandbox_handle):
+    fleet = make_fleet(["settings"])
+    ecs = sandbox_handle.client("ecs")
+    op = Operator(fleet.manifest, tf_outputs=fleet.outputs, interval=1.0, progress_interval=0.3, health_port=None,
+                  backoff_base=1.0)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(op.run(stop, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        await _until(lambda: ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"]
+                     and ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]["runningCount"] == 1, 30)
+        fleet.service("settings")["command"] = ["python", "-m", "services.settings_typo"]
+        fleet.write()
+        await asyncio.sleep(20)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    family = f"{fleet.name}-settings"
+    revisions = ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]
+    assert len([a for a in revisions if a.rsplit("/", 1)[-1].split(":")[0] == family]) == 2  # retries reuse rev 2
+    updates = op.stats.calls.get("ecs.UpdateService", 0)
+    assert 2 <= updates <= 5, op.stats.calls  # retried, but backing off (1s, 2s, 4s, ...)
+    svc = ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]
+    assert svc["taskDefinition"].endswith(f"{family}:1")  # the circuit breaker keeps the good revision
