@@ -14,6 +14,7 @@ from controller.diagnose.classify import culprit
 from controller.diagnose.online import LogLocation, log_location
 from controller.errors import FleetError
 from controller.state import TaskState
+from controller.concurrency import gather
 
 
 @dataclass
@@ -42,7 +43,7 @@ def _when(t: TaskState) -> datetime:
 async def select_tasks(aws: Aws, cluster: str, service: str, *, task: str | None = None,
                        previous: bool = False) -> list[TaskState]:
     """The service's running tasks newest first; `previous`: the last stopped one; `task`: that one."""
-    running, stopped = await asyncio.gather(
+    running, stopped = await gather(
         ecs.list_task_arns(aws, cluster, service, desired_status="RUNNING"),
         ecs.list_task_arns(aws, cluster, service, desired_status="STOPPED"),
     )
@@ -76,7 +77,7 @@ async def read(aws: Aws, cluster: str, service: str, *, since: float | None = 60
             out.events, out.token = await cwlogs.events(aws, location.group, location.stream, start=start)
         return out
 
-    return list(await asyncio.gather(*(one(t) for t in tasks)))
+    return list(await gather(*(one(t) for t in tasks)))
 
 
 async def follow(aws: Aws, logs: list[TaskLog], emit: Callable[[TaskLog, LogEvent], None], stop: asyncio.Event,

@@ -17,6 +17,7 @@ from controller.manifest.models import Fleet
 from controller.plan import recorded_as_desired
 from controller.render import FLEET_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
+from controller.concurrency import gather
 
 
 class TaskDefinitionCache:
@@ -48,7 +49,7 @@ async def observe_fleet(
     cache = cache or TaskDefinitionCache()
     names = [r.name for r in desired]
     if find_orphans:
-        services, listed = await asyncio.gather(
+        services, listed = await gather(
             ecs.describe_services(aws, cluster, names), ecs.list_service_names(aws, cluster))
     else:
         services, listed = await ecs.describe_services(aws, cluster, names), []
@@ -70,7 +71,7 @@ async def observe_fleet(
     async def read(td: str) -> None:
         cache.put(await ecs.describe_task_definition(aws, td))
 
-    await asyncio.gather(*(read(td) for td in sorted(to_read)))
+    await gather(*(read(td) for td in sorted(to_read)))
     task_definitions = {svc.task_definition: td for svc in services.values()
                         if (td := cache.get(svc.task_definition)) is not None}
     return ObservedFleet(cluster=cluster, services=services, task_definitions=task_definitions, orphans=orphans)
@@ -104,7 +105,7 @@ async def resolve_image_tags(aws: Aws, fleet: Fleet, *, concurrency: int = 8) ->
         return f"{repo}@{digest}"
 
     images = sorted({s.image for s in pending})
-    resolved = dict(zip(images, await asyncio.gather(*(resolve(i) for i in images))))
+    resolved = dict(zip(images, await gather(*(resolve(i) for i in images))))
     services = [s.model_copy(update={"image": resolved[s.image]}) if s.image in resolved else s
                 for s in fleet.spec.services]
     return fleet.model_copy(update={"spec": fleet.spec.model_copy(update={"services": services})})

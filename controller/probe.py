@@ -22,6 +22,7 @@ from typing import Any
 from controller.diagnose.classify import Classification, TaskEvidence, classify
 from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet
+from controller.concurrency import gather
 
 PROBE_PAYLOAD = b"\xff"
 PROBE_HEADERS = {"Content-Type": "application/json"}
@@ -316,7 +317,7 @@ async def probe(fleet: Fleet, auth: ProbeAuth | None = None, tls: ProbeTls | Non
         expected_instances = sum(s.desired_count for s in fleet.spec.services)
         checks = [_check_subject(client, s.name, sub.subject, request_timeout)
                   for s in fleet.spec.services for sub in s.subjects]
-        results = await asyncio.gather(
+        results = await gather(
             _collect_info(client, expected_instances, rtt, loop.time() + request_timeout),
             _jetstream(client, request_timeout),
             *checks,

@@ -113,10 +113,9 @@ class Aws:
 
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Call `operation` (snake_case) with botocore retries and a bound on total time."""
-        client = await self.client(service)
-        method = getattr(client, operation)
         try:
-            return await asyncio.wait_for(method(**params), self.call_timeout)
+            client = await self.client(service)
+            return await asyncio.wait_for(getattr(client, operation)(**params), self.call_timeout)
         except asyncio.TimeoutError:
             raise CloudError(_op_name(service, operation), "Timeout",
                              f"no answer within {self.call_timeout:.0f}s from {self.endpoint_url or 'AWS'}") from None
@@ -124,9 +123,9 @@ class Aws:
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
 
     async def paginate(self, service: str, operation: str, key: str, /, **params: Any) -> list[Any]:
-        client = await self.client(service)
         out: list[Any] = []
         try:
+            client = await self.client(service)
             async for page in client.get_paginator(operation).paginate(**params):
                 out.extend(page.get(key, []))
         except Exception as exc:

@@ -1,11 +1,11 @@
 """ECS and ECR operations, batched as the APIs allow, returning controller.state values."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from controller.aws.client import Aws
 from controller.state import ContainerState, DeploymentState, ServiceEvent, ServiceState, TaskState
+from controller.concurrency import gather
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
@@ -21,7 +21,7 @@ async def describe_services(aws: Aws, cluster: str, names: list[str]) -> dict[st
         resp = await aws.call("ecs", "describe_services", cluster=cluster, services=chunk, include=["TAGS"])
         return resp.get("services", [])
 
-    results = await asyncio.gather(*(batch(c) for c in _chunks(names, DESCRIBE_SERVICES_BATCH)))
+    results = await gather(*(batch(c) for c in _chunks(names, DESCRIBE_SERVICES_BATCH)))
     out: dict[str, ServiceState] = {}
     for page in results:
         for raw in page:
@@ -79,7 +79,7 @@ async def describe_tasks(aws: Aws, cluster: str, arns: list[str]) -> list[TaskSt
         resp = await aws.call("ecs", "describe_tasks", cluster=cluster, tasks=chunk)
         return resp.get("tasks", [])
 
-    pages = await asyncio.gather(*(batch(c) for c in _chunks(arns, DESCRIBE_TASKS_BATCH)))
+    pages = await gather(*(batch(c) for c in _chunks(arns, DESCRIBE_TASKS_BATCH)))
     return [task_state(t) for page in pages for t in page]
 
 

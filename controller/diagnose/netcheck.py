@@ -22,6 +22,7 @@ from controller.aws.ec2 import (
     describe_target_health,
 )
 from controller.errors import CloudError
+from controller.concurrency import gather
 
 DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
 
@@ -144,7 +145,7 @@ async def run_checks(aws: Aws, fleet: Any, network: dict[str, Any] | None, *, ur
             return exc
 
     dns_task = asyncio.ensure_future(dns_check(host))
-    groups, subnet_states, targets = await asyncio.gather(
+    groups, subnet_states, targets = await gather(
         read(describe_security_groups(aws, task_sgs + list(nats.security_groups))),
         read(describe_subnets(aws, subnets)),
         read(describe_target_health(aws, nats.target_group_arn)) if nats.target_group_arn else asyncio.sleep(0, None),

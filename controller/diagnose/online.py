@@ -15,6 +15,7 @@ from controller.diagnose.netcheck import NetCheck, run_checks
 from controller.diagnose.rules import NATS_CATEGORIES, Stage
 from controller.manifest.models import Fleet
 from controller.state import ServiceState, TaskState
+from controller.concurrency import gather
 
 LOG_LINES = 60
 LOG_READS = 8          # log streams read at once
@@ -103,7 +104,7 @@ async def diagnose(aws: Aws, fleet: Fleet, *, service: str | None = None, since:
     names = [service] if service else [s.name for s in fleet.spec.services]
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=since)
 
-    states, arns = await asyncio.gather(
+    states, arns = await gather(
         ecs.describe_services(aws, cluster, names),
         ecs.list_task_arns(aws, cluster, service, desired_status="STOPPED"),
     )
@@ -123,7 +124,7 @@ async def diagnose(aws: Aws, fleet: Fleet, *, service: str | None = None, since:
         async with sem:
             definitions[arn] = await ecs.describe_task_definition(aws, arn)
 
-    await asyncio.gather(*(definition(arn) for arn in {k[1] for k in groups if k[1]}))
+    await gather(*(definition(arn) for arn in {k[1] for k in groups if k[1]}))
 
     async def read_log(key: tuple[Any, ...], rep: TaskState) -> tuple[tuple[Any, ...], list[str] | None]:
         container = culprit(rep)
@@ -139,7 +140,7 @@ async def diagnose(aws: Aws, fleet: Fleet, *, service: str | None = None, since:
         first = TaskEvidence.from_task(members[0])
         if classify(first).rule.stage is not Stage.PLATFORM:
             needs_log.append(read_log(key, members[0]))
-    logs = dict(await asyncio.gather(*needs_log))
+    logs = dict(await gather(*needs_log))
     diagnosis.logs_read = sum(1 for v in logs.values() if v is not None)
 
     classified = []

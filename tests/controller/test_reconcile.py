@@ -282,3 +282,20 @@ async def test_status_reports_conditions_and_digests(make_fleet):
     assert conds["Ready"]["lastTransitionTime"]
     table = run_cli("status", *args)
     assert "weather_manager" in table.stdout and "1/1 services Ready" in table.stdout
+
+
+def test_missing_credentials_is_one_line_exit_2(tmp_path):
+    from tests.conftest import PROD_TF_OUTPUTS
+
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+           "AWS_EC2_METADATA_DISABLED": "true",  # never reach for an instance role from a test
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    out = run_cli("plan", "manifests/prod.yaml", "--tf-outputs", str(PROD_TF_OUTPUTS), env=env)
+    assert out.code == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "NoCredentials: no AWS credentials found" in lines[0], out.stderr
+
+    out = run_cli("plan", "manifests/prod.yaml", "--tf-outputs", str(PROD_TF_OUTPUTS), env={**env, "AWS_PROFILE": "nope"})
+    assert out.code == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ProfileNotFound" in lines[0] and "nope" in lines[0], out.stderr
