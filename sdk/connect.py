@@ -20,7 +20,7 @@ from nats.aio.client import Client, RawCredentials
 
 from sdk.errors import ConfigError, ConnectError
 from sdk.log import EventLogger
-from sdk.settings import Settings, redact_url
+from sdk.settings import Settings, format_creds, parse_creds, redact_url
 
 RECONNECT_WAIT = 1.0
 """Seconds between reconnect attempts to one server after a connection was lost."""
@@ -89,7 +89,8 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 def _auth_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if settings.nats_creds is not None:
-        options["user_credentials"] = RawCredentials(settings.nats_creds.get_secret_value())
+        # Re-laid out so that nats-py's line-based reader gets exactly the JWT and the seed.
+        options["user_credentials"] = RawCredentials(format_creds(*parse_creds(settings.nats_creds.get_secret_value())))
     elif settings.nats_creds_file is not None:
         options["user_credentials"] = str(settings.nats_creds_file)
     if settings.nats_user is not None:

@@ -7,11 +7,13 @@ so they are part of the contract. `load` turns a missing or malformed value into
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
+import nkeys
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,67 @@ from sdk.log import LEVELS
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _SCHEMES = ("nats", "tls", "ws", "wss")
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+_JWT_BLOCK = "NATS USER JWT"
+_SEED_BLOCK = "USER NKEY SEED"
+
+
+def parse_creds(text: str) -> tuple[str, str]:
+    """The user JWT and the user nkey seed held in the text of a NATS `.creds` file.
+
+    Like the Go tooling, this tolerates CRLF line ends, indentation and a missing final
+    newline. A `ValueError` says which part is missing or malformed and never quotes the text.
+    """
+    lines = [line.strip() for line in text.splitlines()]
+    blocks: dict[str, str] = {}
+    for index, line in enumerate(lines[:-1]):
+        if line.startswith("---") and "BEGIN " in line:
+            blocks.setdefault(line.strip("-").strip().removeprefix("BEGIN ").strip(), lines[index + 1])
+    jwt, seed = blocks.get(_JWT_BLOCK), blocks.get(_SEED_BLOCK)
+    if jwt is None:
+        raise ValueError(f"has no {_JWT_BLOCK} block")
+    if not _JWT.match(jwt):
+        raise ValueError(f"its {_JWT_BLOCK} block does not hold a JWT")
+    if seed is None:
+        raise ValueError(f"has no {_SEED_BLOCK} block")
+    if not _is_user_seed(seed):
+        raise ValueError(f"its {_SEED_BLOCK} block does not hold a user nkey seed")
+    return jwt, seed
+
+
+def _is_user_seed(seed: str) -> bool:
+    """A well-formed user nkey seed: base32, the seed and user prefixes, and a matching CRC-16."""
+    try:
+        raw = base64.b32decode(seed + "=" * (-len(seed) % 8))
+        prefix, _ = nkeys.decode_seed(bytearray(seed.encode()))
+    except Exception:
+        return False
+    return prefix == nkeys.PREFIX_BYTE_USER and len(raw) == 36 and nkeys.crc16_checksum(raw[:-2]) == raw[-2:]
+
+
+def format_creds(jwt: str, seed: str) -> str:
+    """A `.creds` file in the exact layout nats-py reads."""
+    return (
+        f"-----BEGIN {_JWT_BLOCK}-----\n{jwt}\n------END {_JWT_BLOCK}------\n\n"
+        f"-----BEGIN {_SEED_BLOCK}-----\n{seed}\n------END {_SEED_BLOCK}------\n"
+    )
+
+
+def _check_creds_file(path: Path) -> None:
+    """nats-py reads the file itself at every (re)connect, so it must already be in its layout."""
+    try:
+        text = path.read_bytes().decode()
+    except (OSError, UnicodeDecodeError):
+        raise _Conflict("NATS_CREDS_FILE", f"file {str(path)!r} cannot be read as text") from None
+    try:
+        jwt, seed = parse_creds(text)
+    except ValueError as error:
+        raise _Conflict("NATS_CREDS_FILE", f"file {str(path)!r} is not a NATS .creds file: it {error}") from None
+    if f"-----\n{jwt}\n" not in text or f"-----\n{seed}\n" not in text:
+        raise _Conflict(
+            "NATS_CREDS_FILE",
+            f"file {str(path)!r} is not laid out as nsc writes it (CRLF line ends, indentation or no final newline)",
+        )
 
 
 class EnvSettings(BaseSettings):
@@ -98,8 +161,13 @@ class Settings(EnvSettings):
             raise _Conflict("NATS_TLS_CERT_FILE", "NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together")
         if self.nats_password is not None and self.nats_user is None:
             raise _Conflict("NATS_USER", "NATS_PASSWORD is set but NATS_USER is not")
-        if self.nats_creds is not None and "BEGIN NATS USER JWT" not in self.nats_creds.get_secret_value():
-            raise _Conflict("NATS_CREDS", "is not the contents of a NATS .creds file")
+        if self.nats_creds is not None:
+            try:
+                parse_creds(self.nats_creds.get_secret_value())
+            except ValueError as error:
+                raise _Conflict("NATS_CREDS", f"is not the contents of a NATS .creds file: it {error}") from None
+        if self.nats_creds_file is not None:
+            _check_creds_file(self.nats_creds_file)
         return self
 
     @property
