@@ -1,7 +1,6 @@
 """Loading a manifest for a command, starting the sandbox when the manifest targets it."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,4 @@ def load_for_aws(manifest: Path, tf_outputs: Path | None, *, start_sandbox: bool
 def aws_for(loaded: LoadedManifest, **kwargs: Any):
     from controller.aws import Aws
 
-    target = loaded.fleet.spec.target
-    if target.kind == "aws" and not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")
-                                     or target.profile or os.path.exists(os.path.expanduser("~/.aws"))):
-        pass  # botocore's chain may still find an instance or container role
-    return Aws.for_target(target, **kwargs)
+    return Aws.for_target(loaded.fleet.spec.target, **kwargs)

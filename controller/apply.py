@@ -227,8 +227,12 @@ class RolloutWatcher:
     def watch(self, service: str, target: str | None, timeout: float, since: datetime) -> _Rollout:
         r = _Rollout(service, target, timeout, since)
         self.rollouts[service] = r
-        self._wake.set()
+        self.wake()
         return r
+
+    def wake(self) -> None:
+        """Poll now instead of at the next interval (a new rollout, or stopping)."""
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -434,6 +438,6 @@ async def apply(
             ff.cancel()
     finally:
         stop_watch.set()
-        watcher._wake.set()
+        watcher.wake()
         await asyncio.gather(watch_task, return_exceptions=True)
     return ApplyResult(outcomes)

@@ -47,7 +47,7 @@ def is_ready(svc: ServiceState | None, expected_task_definition: str | None = No
             and primary.running == svc.desired and svc.running == svc.desired)
 
 
-def conditions(svc: ServiceState | None, *, now: datetime | None = None) -> list[Condition]:
+def conditions(svc: ServiceState | None) -> list[Condition]:
     """Conditions from one observation, with transition times from ECS's own timestamps."""
     if svc is None or svc.status != "ACTIVE":
         status = "missing" if svc is None else svc.status.lower()

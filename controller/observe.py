@@ -77,8 +77,8 @@ async def observe_fleet(
     return ObservedFleet(cluster=cluster, services=services, task_definitions=task_definitions, orphans=orphans)
 
 
-def ecr_repository(image: str, region: str) -> tuple[str, str] | None:
-    """(registry, repository) of an ECR image in `region`, or None for other registries."""
+def ecr_repository(image: str) -> tuple[str, str] | None:
+    """(registry, repository) of an ECR image, or None for other registries."""
     repo, _tag, _digest = parse_image(image)
     registry, _, path = repo.partition("/")
     if not path or ".dkr.ecr." not in registry:
@@ -95,7 +95,7 @@ async def resolve_image_tags(aws: Aws, fleet: Fleet, *, concurrency: int = 8) ->
 
     async def resolve(image: str) -> str:
         repo, tag, _ = parse_image(image)
-        where = ecr_repository(image, fleet.spec.target.region)
+        where = ecr_repository(image)
         if where is None:
             raise FleetError(f"cannot resolve tag of {image!r}: only ECR images can be resolved; pin a digest")
         async with sem:

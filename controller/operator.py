@@ -23,7 +23,7 @@ from controller.conditions import ConditionTracker, conditions, is_ready
 from controller.errors import FleetError, ManifestError
 from controller.manifest import LoadedManifest, load_manifest
 from controller.observe import TaskDefinitionCache
-from controller.plan import ScaleServiceAction, ServicePlan, UpdateServiceAction
+from controller.plan import ScaleServiceAction, ServicePlan
 from controller.reconcile import reconcile_plan
 
 log = logging.getLogger("fleetctl.controller")
@@ -201,8 +201,6 @@ class Operator:
             if isinstance(a, ScaleServiceAction):
                 self.stats.drift_healed += 1
                 log.info("%s: desiredCount drifted to %d; restoring %d", sp.service, a.old, a.new)
-            elif isinstance(a, UpdateServiceAction):
-                log.info("%s: %s", sp.service, a.summary())
             else:
                 log.info("%s: %s", sp.service, a.summary())
 

@@ -199,12 +199,10 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
                  fleet_name: str) -> list[Action]:
     desired_td = normalize.task_definition(r.register_task_definition)
     if current is None or current.status == "INACTIVE":
-        tags = r.create_service["tags"]
-        create = {**r.create_service, "tags": tags}
         return [
             RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(None, desired_td),
                                          reuse_candidate=r.register_task_definition["family"]),
-            CreateServiceAction(r.name, create, _diff(None, _service_view(r.create_service))),
+            CreateServiceAction(r.name, r.create_service, _diff(None, _service_view(r.create_service))),
         ]
 
     actions: list[Action] = []

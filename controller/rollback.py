@@ -68,7 +68,7 @@ async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = Non
         ok, message = await watcher.watch(service, target, timeout, datetime.now(timezone.utc)).done
     finally:
         stop.set()
-        watcher._wake.set()
+        watcher.wake()
         await runner
     stopped: list[StoppedTaskSummary] = []
     if not ok:

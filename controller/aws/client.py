@@ -15,8 +15,7 @@ SERVICES = ("ecs", "logs", "ecr", "ec2", "elbv2")
 class Aws:
     """AWS API access for one region/endpoint.
 
-    `calls` counts API operations (`ecs.DescribeServices` -> n) as botocore issues them;
-    `attempts` counts HTTP attempts including retries.
+    `calls` counts API operations (`ecs.DescribeServices` -> n) as botocore issues them.
     """
 
     def __init__(
@@ -42,7 +41,6 @@ class Aws:
         self.call_timeout = call_timeout
         self.max_pool_connections = max_pool_connections
         self.calls: Counter[str] = Counter()
-        self.attempts: Counter[str] = Counter()
         self._clients: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
@@ -67,7 +65,6 @@ class Aws:
         if self.profile:
             self._session.set_config_variable("profile", self.profile)
         self._session.register("before-call", self._count_call)
-        self._session.register("before-send", self._count_attempt)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -78,8 +75,6 @@ class Aws:
     def _count_call(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    def _count_attempt(self, request: Any = None, **_: Any) -> None:
-        self.attempts["total"] += 1
 
     @property
     def write_calls(self) -> int:

@@ -112,7 +112,8 @@ def parse_manifest(
 
     interp = Interpolator(env=dict(os.environ if env is None else env))
     outputs_failed = False
-    outputs_path, note = _outputs_path(data, base_dir, tf_outputs, interp, add)
+    outputs_path = _outputs_path(data, base_dir, tf_outputs, interp, add)
+    note: str | None = None
     if outputs_path is not None:
         try:
             interp.outputs = TerraformOutputs.read(outputs_path)
@@ -174,23 +175,23 @@ def parse_manifest(
     )
 
 
-def _outputs_path(data: dict[str, Any], base_dir: Path, option: Any, interp: Interpolator, add: Any) -> tuple[Path | None, str | None]:
+def _outputs_path(data: dict[str, Any], base_dir: Path, option: Any, interp: Interpolator, add: Any) -> Path | None:
     if option is not None:
-        return Path(option), None
+        return Path(option)
     spec = data.get("spec")
     declared = spec.get("terraformOutputs") if isinstance(spec, dict) else None
     if declared is None:
-        return None, None
+        return None
     if not isinstance(declared, str):
         add(("spec", "terraformOutputs"), "expected a file path")
-        return None, None
+        return None
     try:
         value = interp.value(declared)
     except InterpolationError as exc:
         add(("spec", "terraformOutputs"), str(exc))
-        return None, None
+        return None
     path = Path(value)
-    return Path(os.path.normpath(path if path.is_absolute() else base_dir / path)), None
+    return Path(os.path.normpath(path if path.is_absolute() else base_dir / path))
 
 
 def _one(source: str, message: str) -> ManifestError:
