@@ -304,65 +304,6 @@ def rollback(
     raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
 
 
-controller_app = typer.Typer(help="Run fleetctl as an operator that keeps ECS at the manifest.", no_args_is_help=True)
-app.add_typer(controller_app, name="controller")
-
-
-@controller_app.command("run")
-def controller_run(
-    manifest: ManifestArg,
-    tf_outputs: TfOutputsOpt = None,
-    interval: Annotated[str, typer.Option(help="resync interval, e.g. 30s")] = "30s",
-    health_port: Annotated[int, typer.Option("--health-port", help="port for /healthz and /readyz on 127.0.0.1 (0: any free)")] = 8089,
-    log_format: Annotated[TextOrJson, typer.Option("--log-format", help="log lines as text or JSON")] = TextOrJson.text,
-) -> None:
-    """Reconcile continuously: heal drift, follow manifest edits, back off per service. SIGTERM stops cleanly."""
-    import asyncio
-    import logging
-    import signal
-
-    from cli.context import load_for_aws
-    from controller.operator import Operator
-
-    _configure_logging(log_format)
-    every = _duration(interval)
-
-    async def run() -> None:
-        load_for_aws(manifest, tf_outputs, start_sandbox=True)  # fail fast on a bad manifest, start the sandbox
-        op = Operator(manifest, tf_outputs=tf_outputs, interval=every, health_port=health_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s)", manifest, interval)
-        await op.run(stop)
-        logging.getLogger("fleetctl.controller").info("controller stopped after %d passes", op.stats.passes)
-
-    try:
-        asyncio.run(run())
-    except FleetError as exc:
-        output.fail(exc)
-
-
-def _configure_logging(fmt: "TextOrJson") -> None:
-    import json
-    import logging
-    import sys
-    from datetime import datetime, timezone
-
-    class JsonFormatter(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return json.dumps({"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-                               "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()})
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt is TextOrJson.json else
-                         logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    root = logging.getLogger("fleetctl")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-
-
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the fleet manifest (for editors and CI)."""
@@ -371,10 +312,11 @@ def schema() -> None:
     output.emit_json(fleet_schema())
 
 
-from cli import observability  # noqa: E402
+from cli import observability, operator  # noqa: E402
 from sandbox.cli import app as sandbox_app  # noqa: E402  (typer only at import time)
 
 observability.register(app)
+operator.register(app)
 
 app.add_typer(sandbox_app, name="sandbox")
 

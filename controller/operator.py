@@ -22,6 +22,7 @@ from controller.aws.client import Aws
 from controller.conditions import ConditionTracker, conditions, is_ready
 from controller.errors import FleetError, ManifestError
 from controller.manifest import LoadedManifest, load_manifest
+from controller.metrics import OperatorMetrics
 from controller.observe import TaskDefinitionCache
 from controller.plan import ScaleServiceAction, ServicePlan
 from controller.reconcile import reconcile_plan
@@ -70,6 +71,7 @@ class Operator:
         interval: float = 30.0,
         progress_interval: float = 5.0,
         health_port: int | None = None,
+        health_host: str = "127.0.0.1",
         backoff_base: float = 5.0,
     ) -> None:
         self.manifest = manifest
@@ -77,6 +79,8 @@ class Operator:
         self.interval = interval
         self.progress_interval = progress_interval
         self.health_port = health_port
+        self.health_host = health_host
+        self.metrics = OperatorMetrics()
         self.backoff_base = backoff_base
         self.stats = OperatorStats()
         self.loaded: LoadedManifest | None = None
@@ -97,9 +101,12 @@ class Operator:
             if self.loaded is None:
                 raise FleetError(f"{self.manifest}: cannot read: {exc.strerror or exc}") from None
             log.error("manifest unreadable, keeping the last good spec: %s", exc)
+            self.metrics.source_reads.labels("manifest", "unreadable").inc()
+            self.metrics.source_ok.labels("manifest").set(0)
             return False
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._manifest_digest:
+            self.metrics.source_reads.labels("manifest", "unchanged").inc()
             return False
         self._manifest_digest = digest
         try:
@@ -108,11 +115,16 @@ class Operator:
             if self.loaded is None:
                 raise
             self.stats.manifest_rejected += 1
+            self.metrics.source_reads.labels("manifest", "invalid").inc()
+            self.metrics.source_ok.labels("manifest").set(0)
             for issue in exc.issues:
                 log.error("manifest edit rejected, keeping the last good spec: %s", issue)
             return False
         first = self.loaded is None
         self.loaded = loaded
+        self.metrics.source_reads.labels("manifest", "updated").inc()
+        self.metrics.source_ok.labels("manifest").set(1)
+        self.metrics.source_last_good.set_to_current_time()
         if not first:
             self.stats.manifest_reloads += 1
             log.info("manifest reloaded: %d services", len(loaded.fleet.spec.services))
@@ -125,6 +137,7 @@ class Operator:
         health = await self._start_health() if self.health_port is not None else None
         try:
             async with Aws.for_target(self.loaded.fleet.spec.target) as aws:
+                aws.observers.append(self.metrics.aws_call)
                 if ready is not None:
                     ready.set()
                 while not stop.is_set():
@@ -153,21 +166,28 @@ class Operator:
         fleet = self.loaded.fleet
         now = time.monotonic()
         try:
-            rec = await reconcile_plan(aws, fleet, cache=self._cache)
+            with self.metrics.pass_duration.time():
+                rec = await reconcile_plan(aws, fleet, cache=self._cache)
         except FleetError as exc:
             self.stats.errors += 1
             self.stats.last_pass_ok = False
+            self.metrics.passes.labels("error").inc()
             log.error("observe failed: %s", exc)
             return min(self.interval, self.backoff_base * 2)
+        self.metrics.passes.labels("ok").inc()
         self.stats.passes += 1
         self.stats.last_pass_ok = True
         self.stats.last_pass_at = now
         progressing = False
         for r in rec.rendered:
             before = self.conditions.snapshot(r.name)
-            for c in self.conditions.update(r.name, conditions(rec.observed.services.get(r.name))):
+            current = self.conditions.update(r.name, conditions(rec.observed.services.get(r.name)))
+            for c in current:
                 if c.type in before and before[c.type] != c.status:
                     log.info("%s: %s=%s (%s: %s)", r.name, c.type, c.status, c.reason, c.message)
+            self.metrics.set_conditions(r.name, ((c.type, c.status) for c in current))
+        self.metrics.services.set(len(rec.rendered))
+        self.metrics.forget_services({r.name for r in rec.rendered})
         for sp in rec.plan.services:
             state = rec.observed.services.get(sp.service)
             if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"
@@ -176,6 +196,8 @@ class Operator:
             backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
             if not sp.actions:
                 if is_ready(state):
+                    if backoff.spec is not None:
+                        self.metrics.rollouts.labels(sp.service, "succeeded").inc()
                     backoff.reset()  # in sync and Ready: the spec holds
                 continue
             if sp.service in self._in_flight or now < backoff.not_before:
@@ -187,6 +209,7 @@ class Operator:
                 else:  # applied before and did not hold (e.g. the circuit breaker rolled it back)
                     delay = backoff.fail(now)
                     backoff.waited = True
+                    self.metrics.rollouts.labels(sp.service, "failed").inc()
                     log.warning("%s: spec %s was applied and did not hold; retrying in %.0fs", sp.service, spec, delay)
                     continue
             backoff.spec = spec
@@ -200,6 +223,7 @@ class Operator:
         for a in sp.actions:
             if isinstance(a, ScaleServiceAction):
                 self.stats.drift_healed += 1
+                self.metrics.drift_healed.labels(sp.service).inc()
                 log.info("%s: desiredCount drifted to %d; restoring %d", sp.service, a.old, a.new)
             else:
                 log.info("%s: %s", sp.service, a.summary())
@@ -210,6 +234,7 @@ class Operator:
             self.stats.applied += 1
         except FleetError as exc:
             self.stats.errors += 1
+            self.metrics.rollouts.labels(sp.service, "error").inc()
             backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
             delay = backoff.fail(time.monotonic())
             backoff.waited = True  # retry as soon as the back-off elapses
@@ -234,14 +259,19 @@ class Operator:
             return web.json_response({"ready": ok, "passes": self.stats.passes, "errors": self.stats.errors},
                                      status=200 if ok else 503)
 
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})
+
         app = web.Application()
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
+        app.router.add_get("/metrics", metrics)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self.health_port)
+        site = web.TCPSite(runner, self.health_host, self.health_port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.health_url = f"http://127.0.0.1:{port}"
-        log.info("health endpoints on %s/healthz and /readyz", self.health_url)
+        shown = "127.0.0.1" if self.health_host in ("0.0.0.0", "", "::") else self.health_host
+        self.health_url = f"http://{shown}:{port}"
+        log.info("health endpoints /healthz, /readyz and /metrics on %s:%d", self.health_host, port)
         return runner

@@ -5,7 +5,7 @@ import asyncio
 import os
 from collections import Counter
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Callable
 
 from controller.errors import CloudError
 
@@ -15,7 +15,9 @@ SERVICES = ("ecs", "logs", "ecr", "ec2", "elbv2")
 class Aws:
     """AWS API access for one region/endpoint.
 
-    `calls` counts API operations (`ecs.DescribeServices` -> n) as botocore issues them.
+    `calls` counts API operations (`ecs.DescribeServices` -> n) as botocore issues them;
+    `observers` are told each call's outcome: `observer(operation, outcome)` with outcome
+    "ok", the AWS error code, or the transport error's class name.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class Aws:
         self.call_timeout = call_timeout
         self.max_pool_connections = max_pool_connections
         self.calls: Counter[str] = Counter()
+        self.observers: list[Callable[[str, str], None]] = []
         self._clients: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
@@ -65,6 +68,8 @@ class Aws:
         if self.profile:
             self._session.set_config_variable("profile", self.profile)
         self._session.register("before-call", self._count_call)
+        self._session.register("after-call", self._call_done)
+        self._session.register("after-call-error", self._call_failed)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -72,8 +77,27 @@ class Aws:
             await self._stack.aclose()
         self._clients.clear()
 
-    def _count_call(self, model: Any, **_: Any) -> None:
-        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+    def _count_call(self, model: Any, context: Any = None, **_: Any) -> None:
+        op = f"{model.service_model.service_name}.{model.name}"
+        self.calls[op] += 1
+        if isinstance(context, dict):
+            context["fleetctl_operation"] = op
+
+    def _call_done(self, model: Any, http_response: Any = None, parsed: Any = None, **_: Any) -> None:
+        if not self.observers:
+            return
+        status = getattr(http_response, "status_code", 200)
+        outcome = "ok" if status < 300 else str((parsed or {}).get("Error", {}).get("Code") or status)
+        self._notify(f"{model.service_model.service_name}.{model.name}", outcome)
+
+    def _call_failed(self, exception: BaseException, context: Any = None, event_name: str = "", **_: Any) -> None:
+        if self.observers:
+            op = context.get("fleetctl_operation") if isinstance(context, dict) else None
+            self._notify(op or event_name.split(".", 1)[-1], type(exception).__name__)
+
+    def _notify(self, operation: str, outcome: str) -> None:
+        for observer in self.observers:
+            observer(operation, outcome)
 
 
     @property

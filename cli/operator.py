@@ -1,0 +1,106 @@
+"""`fleetctl controller ...`: run the operator, suspend and resume its reconcile (registered on the main app)."""
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli import output
+from controller.errors import FleetError
+
+
+class TextOrJson(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+TfOutputsOpt = Annotated[
+    Optional[str],
+    typer.Option("--tf-outputs", help="`terraform output -json` source for ${tf:...}: a path, s3://bucket/key or "
+                                      "git+URL (overrides spec.terraformOutputs)"),
+]
+
+controller_app = typer.Typer(help="Run fleetctl as an operator that keeps ECS at the manifest.", no_args_is_help=True)
+
+
+def configure_logging(fmt: TextOrJson) -> None:
+    """Operator logs on stderr: text, or the SDK's JSON lines (tracebacks kept under `exc`)."""
+    import logging
+    import sys
+
+    from sdk.log import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter({"component": "controller"}) if fmt is TextOrJson.json else
+                         logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("fleetctl")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def _duration(text: str) -> float:
+    from cli.main import _duration as parse
+
+    return parse(text)
+
+
+@controller_app.command("run")
+def controller_run(
+    manifest: Annotated[str, typer.Argument(help="fleet manifest: a path, s3://bucket/key, or "
+                                                 "git+https://host/repo.git//path/in/repo.yaml?ref=main (git+file:// too)",
+                                            show_default=False)],
+    tf_outputs: TfOutputsOpt = None,
+    interval: Annotated[str, typer.Option(help="resync interval (also how often sources are polled), e.g. 30s")] = "30s",
+    health_port: Annotated[int, typer.Option("--health-port", help="port for /healthz, /readyz and /metrics (0: any free)")] = 8089,
+    health_host: Annotated[str, typer.Option("--health-host", envvar="FLEETCTL_HEALTH_HOST",
+                                             help="address /healthz, /readyz and /metrics listen on; 0.0.0.0 in a "
+                                                  "container [env FLEETCTL_HEALTH_HOST]")] = "127.0.0.1",
+    log_format: Annotated[TextOrJson, typer.Option("--log-format", envvar="FLEETCTL_LOG_FORMAT",
+                                                   help="log lines as text or JSON [env FLEETCTL_LOG_FORMAT]")] = TextOrJson.text,
+) -> None:
+    """Reconcile continuously: heal drift, follow manifest edits, back off per service. SIGTERM stops cleanly."""
+    import asyncio
+    import logging
+    import signal
+
+    from controller.operator import Operator
+
+    configure_logging(log_format)
+    every = _duration(interval)
+
+    async def run() -> None:
+        source = _local_or_remote(manifest, tf_outputs)
+        op = Operator(source, tf_outputs=_tf_source(tf_outputs), interval=every, health_port=health_port,
+                      health_host=health_host)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s)", manifest, interval)
+        await op.run(stop)
+        logging.getLogger("fleetctl.controller").info("controller stopped after %d passes", op.stats.passes)
+
+    try:
+        asyncio.run(run())
+    except FleetError as exc:
+        output.fail(exc)
+
+
+def _tf_source(tf_outputs: Optional[str]) -> Optional[Path]:
+    return Path(tf_outputs) if tf_outputs is not None else None
+
+
+def _local_or_remote(manifest: str, tf_outputs: Optional[str]) -> Path:
+    """A local manifest is loaded once up front: a bad one fails fast, and the sandbox it targets is started."""
+    from cli.context import load_for_aws
+
+    path = Path(manifest)
+    load_for_aws(path, _tf_source(tf_outputs), start_sandbox=True)
+    return path
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(controller_app, name="controller")

@@ -1,0 +1,129 @@
+"""The operator in production: /metrics, JSON logs, suspend, autoscaling, manifest sources."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import urllib.request
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from controller.operator import Operator
+
+
+async def until(predicate, timeout: float, step: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)  # blocking clients must not stall the operator's loop
+        if value:
+            return value
+        await asyncio.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def scrape(op: Operator) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics parsed by prometheus_client's own parser: {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"{op.health_url}/metrics", timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def sample(metrics: dict, name: str, **labels: str) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(metrics: dict, name: str, **labels: str) -> float:
+    want = set(labels.items())
+    return sum(v for (n, ls), v in metrics.items() if n == name and want <= set(ls))
+
+
+def desired(ecs, cluster: str, name: str) -> int:
+    return ecs.describe_services(cluster=cluster, services=[name])["services"][0]["desiredCount"]
+
+
+def running(ecs, cluster: str, names: list[str]) -> bool:
+    found = ecs.describe_services(cluster=cluster, services=names)["services"]
+    return len(found) == len(names) and all(s["runningCount"] == s["desiredCount"] and s["desiredCount"] > 0
+                                            for s in found)
+
+
+@asynccontextmanager
+async def operating(manifest: Any, tf_outputs: Any = None, **kwargs: Any):
+    kwargs = {"interval": 1.0, "progress_interval": 0.4, "health_port": 0, "backoff_base": 1.0, **kwargs}
+    op = Operator(manifest, tf_outputs=tf_outputs, **kwargs)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(op.run(stop, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        yield op
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_metrics_parse_and_move_as_the_fleet_changes(make_fleet, sandbox_handle):
+    fleet = make_fleet(["settings", "time_manager"])
+    ecs = sandbox_handle.client("ecs")
+    async with operating(fleet.manifest, fleet.outputs) as op:
+        await until(lambda: running(ecs, fleet.cluster, ["settings", "time_manager"]), 40)
+        await until(lambda: sample(scrape(op), "fleetctl_service_condition", service="time_manager",
+                                   condition="Ready") == 1, 10)
+        m = await asyncio.to_thread(scrape, op)
+        assert sample(m, "fleetctl_reconcile_passes_total", outcome="ok") >= 1
+        assert sample(m, "fleetctl_reconcile_duration_seconds_count") >= 1
+        assert sample(m, "fleetctl_aws_calls_total", operation="ecs.CreateService", outcome="ok") == 2
+        assert sample(m, "fleetctl_aws_calls_total", operation="ecs.DescribeServices", outcome="ok") >= 1
+        assert sample(m, "fleetctl_services") == 2
+        assert sample(m, "fleetctl_leader") == 1
+        assert sample(m, "fleetctl_service_condition", service="settings", condition="Degraded") == 0
+
+        # drift: scaled by hand, healed, counted
+        passes = sample(m, "fleetctl_reconcile_passes_total", outcome="ok")
+        await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="time_manager", desiredCount=2)
+        await until(lambda: sample(scrape(op), "fleetctl_drift_healed_total", service="time_manager") == 1, 10)
+        await until(lambda: desired(ecs, fleet.cluster, "time_manager") == 1, 10)
+        m = await asyncio.to_thread(scrape, op)
+        assert sample(m, "fleetctl_reconcile_passes_total", outcome="ok") > passes
+        assert sample(m, "fleetctl_aws_calls_total", operation="ecs.UpdateService", outcome="ok") >= 1
+
+        # a failed AWS call is counted under its error code
+        await asyncio.to_thread(ecs.delete_service, cluster=fleet.cluster, service="settings", force=True)
+        await until(lambda: sample(scrape(op), "fleetctl_aws_calls_total", operation="ecs.CreateService",
+                                   outcome="ok") == 3, 15)
+
+        # an invalid manifest edit keeps the last good spec and shows up in metrics
+        good = fleet.manifest.read_text()
+        fleet.manifest.write_text(good.replace("desiredCount: 1", "desiredCount: -4", 1))
+        await until(lambda: sample(scrape(op), "fleetctl_source_reads_total", source="manifest",
+                                   outcome="invalid") >= 1, 10)
+        assert sample(await asyncio.to_thread(scrape, op), "fleetctl_source_ok", source="manifest") == 0
+        fleet.manifest.write_text(good)
+        await until(lambda: sample(scrape(op), "fleetctl_source_ok", source="manifest") == 1, 10)
+
+
+async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
+    """`log.exception` in the operator keeps its traceback in the one JSON line."""
+    import io
+
+    from cli.operator import TextOrJson, configure_logging
+
+    configure_logging(TextOrJson.json)
+    stream = io.StringIO()
+    logging.getLogger("fleetctl").handlers[0].setStream(stream)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logging.getLogger("fleetctl.controller").exception("settings: reconcile crashed")
+    line = json.loads(stream.getvalue().strip())
+    assert line["level"] == "error" and line["msg"] == "settings: reconcile crashed"
+    assert line["logger"] == "fleetctl.controller" and line["component"] == "controller"
+    assert "Traceback (most recent call last)" in line["exc"] and "RuntimeError: boom" in line["exc"]
+    assert set(line) >= {"ts", "level", "event", "msg"}  # the SDK's fields: one format for services and fleetctl
