@@ -269,6 +269,9 @@ def rollback(
     to: Annotated[Optional[str], typer.Option("--to", help="family:revision to roll back to (default: the previous completed one)")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for the rollout")] = True,
     timeout: DurationOpt = "10m",
+    suspend: Annotated[bool, typer.Option("--suspend/--no-suspend",
+                                          help="suspend the controller's reconcile of SERVICE first, so it does not "
+                                               "roll forward again (`fleetctl controller resume SERVICE` undoes)")] = True,
 ) -> None:
     """Put SERVICE back on its previous completed task definition. Exit 0 Ready, 1 failed, 2 error."""
     import asyncio
@@ -287,6 +290,13 @@ def rollback(
         if service not in names:
             raise FleetError(f"{manifest}: no service {service!r}")
         async with aws_for(loaded) as aws:
+            if suspend:
+                from controller.suspend import suspend as suspend_service
+
+                await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
+                                      by="rollback")
+                output.note(f"suspended {service}: the controller leaves it alone until "
+                            f"`fleetctl controller resume {service}` (--no-suspend: do not suspend)")
             with views.ConsoleReporter() as reporter:
                 return await do_rollback(aws, loaded.fleet.spec.target.cluster, service, to=to, wait=wait,
                                          timeout=_duration(timeout), reporter=reporter,
@@ -299,7 +309,7 @@ def rollback(
     typer.echo(f"{service}: {result.from_revision} -> {result.to_revision}: {'ok' if result.ok else 'FAILED'} {result.message}")
     for s in result.stopped:
         typer.echo(f"  stopped: {s.line()}")
-    if result.ok:
+    if result.ok and not suspend:
         output.note("the manifest still names the newer image: `fleetctl apply` or the controller would roll forward again")
     raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
 

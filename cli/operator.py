@@ -102,5 +102,66 @@ def _local_or_remote(manifest: str, tf_outputs: Optional[str]) -> Path:
     return path
 
 
+ManifestOpt = Annotated[Optional[Path], typer.Option("-f", "--manifest", envvar="FLEETCTL_MANIFEST",
+                                                     help="fleet manifest naming the cluster [env FLEETCTL_MANIFEST]")]
+ServicesArg = Annotated[Optional[list[str]], typer.Argument(help="services (or --all)", show_default=False)]
+AllOpt = Annotated[bool, typer.Option("--all", help="the whole fleet")]
+
+
+def _suspension_command(verb: str, services: Optional[list[str]], all_: bool, manifest: Optional[Path],
+                        tf_outputs: Optional[str]) -> None:
+    import asyncio
+
+    from cli.context import aws_for, load_for_aws
+    from controller import suspend as suspension
+
+    if manifest is None:
+        output.error_line(f"{verb} needs the manifest: -f MANIFEST or FLEETCTL_MANIFEST")
+        raise typer.Exit(output.EXIT_USAGE)
+    if bool(services) == all_:
+        output.error_line(f"{verb}: name SERVICE... or give --all")
+        raise typer.Exit(output.EXIT_USAGE)
+
+    async def run() -> list[str]:
+        loaded = load_for_aws(manifest, _tf_source(tf_outputs), start_sandbox=False)
+        fleet = loaded.fleet
+        known = [s.name for s in fleet.spec.services]
+        unknown = [s for s in services or [] if s not in known]
+        if unknown:
+            raise FleetError(f"{manifest}: no service {', '.join(repr(u) for u in unknown)}")
+        cluster = fleet.spec.target.cluster
+        async with aws_for(loaded) as aws:
+            if verb == "suspend":
+                return await suspension.suspend(aws, cluster, fleet.metadata.name, services or None, by="manual")
+            return await suspension.resume(aws, cluster, fleet.metadata.name, services or None, known)
+
+    try:
+        changed = asyncio.run(run())
+    except FleetError as exc:
+        output.fail(exc)
+    done = "suspended" if verb == "suspend" else "resumed"
+    if changed:
+        typer.echo(f"{done}: {', '.join(changed)}")
+    same = [s for s in services or [] if s not in changed]
+    if same or not changed:
+        typer.echo(f"already {done}: {', '.join(same) if same else 'fleet'}")
+
+
+@controller_app.command("suspend")
+def controller_suspend(services: ServicesArg = None, all_: AllOpt = False, manifest: ManifestOpt = None,
+                       tf_outputs: TfOutputsOpt = None) -> None:
+    """Stop the controller from reconciling SERVICE... (or the whole fleet with --all), on every controller
+    instance: the state is a tag on the service (the cluster for --all). `apply` still works. Exit 0 ok, 2 error."""
+    _suspension_command("suspend", services, all_, manifest, tf_outputs)
+
+
+@controller_app.command("resume")
+def controller_resume(services: ServicesArg = None, all_: AllOpt = False, manifest: ManifestOpt = None,
+                      tf_outputs: TfOutputsOpt = None) -> None:
+    """Let the controller reconcile SERVICE... again; --all lifts the fleet suspension and every service's.
+    Exit 0 ok, 2 error."""
+    _suspension_command("resume", services, all_, manifest, tf_outputs)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(controller_app, name="controller")

@@ -160,3 +160,7 @@ def status_table(rows: list[ServiceStatus]) -> None:
     con.print(table)
     ready = sum(1 for r in rows if r.condition("Ready").status)
     con.print(f"{ready}/{len(rows)} services Ready")
+    suspended = [r for r in rows if r.suspended]
+    if suspended:
+        con.print(f"suspended (the controller leaves them alone; `fleetctl controller resume`): "
+                  + ", ".join(f"{r.service} ({r.suspended})" for r in suspended))

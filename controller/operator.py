@@ -26,6 +26,7 @@ from controller.metrics import OperatorMetrics
 from controller.observe import TaskDefinitionCache
 from controller.plan import ScaleServiceAction, ServicePlan
 from controller.reconcile import reconcile_plan
+from controller.suspend import Suspension, observe_suspension
 
 log = logging.getLogger("fleetctl.controller")
 
@@ -91,6 +92,7 @@ class Operator:
         self._cache = TaskDefinitionCache()
         self.conditions = ConditionTracker()
         self.health_url: str | None = None
+        self.suspension = Suspension()
 
     # -- manifest -----------------------------------------------------------------------
     def reload_manifest(self) -> bool:
@@ -168,6 +170,8 @@ class Operator:
         try:
             with self.metrics.pass_duration.time():
                 rec = await reconcile_plan(aws, fleet, cache=self._cache)
+                suspension = await observe_suspension(aws, fleet.spec.target.cluster, fleet.metadata.name,
+                                                      rec.observed.services)
         except FleetError as exc:
             self.stats.errors += 1
             self.stats.last_pass_ok = False
@@ -188,6 +192,7 @@ class Operator:
             self.metrics.set_conditions(r.name, ((c.type, c.status) for c in current))
         self.metrics.services.set(len(rec.rendered))
         self.metrics.forget_services({r.name for r in rec.rendered})
+        self._note_suspension(suspension, [r.name for r in rec.rendered])
         for sp in rec.plan.services:
             state = rec.observed.services.get(sp.service)
             if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"
@@ -200,7 +205,7 @@ class Operator:
                         self.metrics.rollouts.labels(sp.service, "succeeded").inc()
                     backoff.reset()  # in sync and Ready: the spec holds
                 continue
-            if sp.service in self._in_flight or now < backoff.not_before:
+            if sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
                 continue
             spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
             if spec is not None and backoff.spec == spec:
@@ -218,6 +223,20 @@ class Operator:
                 self._reconcile_service(aws, rec.plan.cluster, fleet.metadata.name, sp), name=f"reconcile:{sp.service}")
             progressing = True
         return self.progress_interval if progressing or self._in_flight else self.interval
+
+    def _note_suspension(self, suspension: Suspension, services: list[str]) -> None:
+        """Log suspensions as they start and end; export them as gauges."""
+        before = self.suspension
+        self.suspension = suspension
+        if (suspension.fleet is None) != (before.fleet is None):
+            log.info("fleet %s" % (f"suspended ({suspension.fleet}): no service is reconciled"
+                                   if suspension.fleet is not None else "resumed"))
+        self.metrics.fleet_suspended.set(1 if suspension.fleet is not None else 0)
+        for name in services:
+            now, then = suspension.services.get(name), before.services.get(name)
+            if (now is None) != (then is None):
+                log.info("%s: %s", name, f"suspended ({now}): left alone" if now is not None else "resumed")
+            self.metrics.suspended.labels(name).set(1 if suspension.of(name) else 0)
 
     def _describe_drift(self, sp: ServicePlan) -> None:
         for a in sp.actions:

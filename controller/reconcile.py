@@ -57,6 +57,7 @@ class ServiceStatus:
     manifest_image: str
     running_image: str | None
     conditions: list[Condition]
+    suspended: str | None = None   # why the operator leaves it alone (`fleetctl controller suspend`)
 
     @property
     def image_matches(self) -> bool:
@@ -77,6 +78,8 @@ class ServiceStatus:
             "runningDigest": _digest(self.running_image) if self.running_image else None,
             "imageMatches": self.image_matches,
             "conditions": [c.as_dict() for c in self.conditions],
+            "suspended": self.suspended is not None,
+            "suspendedBy": self.suspended,
         }
 
 
@@ -85,8 +88,11 @@ def _digest(image: str) -> str | None:
 
 
 async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | None = None) -> tuple[Reconciliation, list[ServiceStatus]]:
+    from controller.suspend import observe_suspension
+
     cache = cache or TaskDefinitionCache()
     rec = await reconcile_plan(aws, fleet, cache=cache)
+    suspension = await observe_suspension(aws, fleet.spec.target.cluster, fleet.metadata.name, rec.observed.services)
     out = []
     for r in rec.rendered:
         svc = rec.observed.services.get(r.name)
@@ -109,5 +115,6 @@ async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | N
             manifest_image=manifest_image,
             running_image=running_image,
             conditions=conditions(svc),
+            suspended=suspension.of(r.name),
         ))
     return rec, out

@@ -152,3 +152,16 @@ def task_state(raw: dict[str, Any]) -> TaskState:
         stopped_at=raw.get("stoppedAt"),
         group=group,
     )
+
+
+async def untag_resource(aws: Aws, arn: str, keys: list[str]) -> None:
+    await aws.call("ecs", "untag_resource", resourceArn=arn, tagKeys=keys)
+
+
+async def describe_cluster(aws: Aws, cluster: str) -> tuple[str, dict[str, str]] | None:
+    """The cluster's ARN and tags (one DescribeClusters); None when it does not exist."""
+    resp = await aws.call("ecs", "describe_clusters", clusters=[cluster], include=["TAGS"])
+    for raw in resp.get("clusters", []):
+        if raw.get("status", "ACTIVE") != "INACTIVE":
+            return raw["clusterArn"], {t["key"]: t["value"] for t in raw.get("tags", [])}
+    return None

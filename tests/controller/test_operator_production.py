@@ -9,9 +9,12 @@ import urllib.request
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.operator import Operator
+
+pytestmark = pytest.mark.timeout(300)  # sandbox tests on a shared 2-core machine: waits are condition-based
 
 
 async def until(predicate, timeout: float, step: float = 0.2):
@@ -127,3 +130,87 @@ async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
     assert line["logger"] == "fleetctl.controller" and line["component"] == "controller"
     assert "Traceback (most recent call last)" in line["exc"] and "RuntimeError: boom" in line["exc"]
     assert set(line) >= {"ts", "level", "event", "msg"}  # the SDK's fields: one format for services and fleetctl
+
+
+def cli_args(fleet) -> list[str]:
+    return ["-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)]
+
+
+async def test_suspended_services_are_left_alone_while_drift_on_others_is_healed(make_fleet, sandbox_handle, cli):
+    fleet = make_fleet(["settings", "time_manager"])
+    ecs = sandbox_handle.client("ecs")
+    both = ["settings", "time_manager"]
+    async with operating(fleet.manifest, fleet.outputs) as op:
+        await until(lambda: running(ecs, fleet.cluster, both), 40)
+        r = await asyncio.to_thread(cli, "controller", "suspend", "time_manager", *cli_args(fleet))
+        assert r.code == 0 and "suspended: time_manager" in r.stdout, r
+        again = await asyncio.to_thread(cli, "controller", "suspend", "time_manager", *cli_args(fleet))
+        assert again.code == 0 and "already suspended: time_manager" in again.stdout, again
+        await until(lambda: op.suspension.of("time_manager"), 10)
+
+        for name in both:
+            await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service=name, desiredCount=2)
+        await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 10)   # healed
+        passes = op.stats.passes
+        await until(lambda: op.stats.passes >= passes + 2, 10)
+        assert desired(ecs, fleet.cluster, "time_manager") == 2                 # left alone
+        m = await asyncio.to_thread(scrape, op)
+        assert sample(m, "fleetctl_service_suspended", service="time_manager") == 1
+        assert sample(m, "fleetctl_service_suspended", service="settings") == 0
+
+        status = await asyncio.to_thread(cli, "status", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
+                                         "-o", "json")
+        rows = {s["service"]: s for s in json.loads(status.stdout)["services"]}
+        assert rows["time_manager"]["suspended"] is True and rows["time_manager"]["suspendedBy"].startswith("manual ")
+        assert rows["settings"]["suspended"] is False
+        text = await asyncio.to_thread(cli, "status", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
+        assert "suspended" in text.stdout and "time_manager (manual" in text.stdout, text.stdout
+
+        r = await asyncio.to_thread(cli, "controller", "resume", "time_manager", *cli_args(fleet))
+        assert r.code == 0 and "resumed: time_manager" in r.stdout, r
+        await until(lambda: desired(ecs, fleet.cluster, "time_manager") == 1, 10)
+
+        # the whole fleet: a marker on the cluster
+        r = await asyncio.to_thread(cli, "controller", "suspend", "--all", *cli_args(fleet))
+        assert r.code == 0 and f"suspended: fleet {fleet.name}" in r.stdout, r
+        await until(lambda: op.suspension.fleet is not None, 10)
+        await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="settings", desiredCount=2)
+        passes = op.stats.passes
+        await until(lambda: op.stats.passes >= passes + 2, 10)
+        assert desired(ecs, fleet.cluster, "settings") == 2
+        assert sample(await asyncio.to_thread(scrape, op), "fleetctl_fleet_suspended") == 1
+        r = await asyncio.to_thread(cli, "controller", "resume", "--all", *cli_args(fleet))
+        assert r.code == 0 and f"resumed: fleet {fleet.name}" in r.stdout, r
+        await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 10)
+
+        bad = await asyncio.to_thread(cli, "controller", "suspend", "nosuch", *cli_args(fleet))
+        assert bad.code == 2 and "nosuch" in bad.stderr and "Traceback" not in bad.stderr
+        both_ways = await asyncio.to_thread(cli, "controller", "resume", "settings", "--all", *cli_args(fleet))
+        assert both_ways.code == 2
+
+
+async def test_rollback_suspends_the_service_so_the_controller_does_not_roll_forward(make_fleet, sandbox_handle, cli):
+    fleet = make_fleet(["settings"])
+    ecs = sandbox_handle.client("ecs")
+    family = f"{fleet.name}-settings"
+
+    def on(rev: int) -> bool:
+        found = ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"]
+        svc = found[0] if found else {"taskDefinition": "", "runningCount": 0}
+        return svc["taskDefinition"].endswith(f"{family}:{rev}") and svc["runningCount"] == 1
+
+    async with operating(fleet.manifest, fleet.outputs) as op:
+        await until(lambda: on(1), 40)
+        fleet.service("settings").setdefault("environment", {})["FEATURE"] = "on"
+        fleet.write()
+        await until(lambda: on(2), 40)
+        r = await asyncio.to_thread(cli, "rollback", "settings", *cli_args(fleet), "--to", f"{family}:1",
+                                    "--timeout", "40s")
+        assert r.code == 0, r
+        assert "suspended settings" in r.stderr and "controller resume settings" in r.stderr
+        passes = op.stats.passes
+        await until(lambda: op.stats.passes >= passes + 3, 15)
+        assert on(1)  # not rolled forward
+        r = await asyncio.to_thread(cli, "controller", "resume", "settings", *cli_args(fleet))
+        assert r.code == 0
+        await until(lambda: on(2), 40)  # resumed: back to the manifest
