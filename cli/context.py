@@ -11,7 +11,11 @@ from controller.manifest import LoadedManifest, load_manifest
 def _targets_sandbox(path: Path) -> bool:
     import yaml
 
+    from controller.manifest.load import MAX_BYTES
+
     try:
+        if path.stat().st_size > MAX_BYTES:  # refused by the loader; never parsed
+            return False
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         return doc["spec"]["target"]["kind"] == "sandbox"
     except Exception:  # an unreadable manifest is reported by the loader

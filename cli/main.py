@@ -332,6 +332,11 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:
+    from controller import redact
+
+    # what fleetctl never prints: see controller/redact.py
+    redact.register_environment()
+    redact.install_on_std_streams()
     app()
 
 

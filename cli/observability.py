@@ -37,8 +37,16 @@ def _duration(text: str) -> float:
 def _probe_auth(creds: Optional[Path], user: Optional[str], password: Optional[str]) -> Any:
     from controller.probe import ProbeAuth
 
+    from controller import redact
+
     if creds is not None and not creds.is_file():
         raise FleetError(f"{creds}: no such credentials file")
+    if creds is not None and creds.stat().st_size <= 1024 * 1024:
+        try:
+            redact.register_lines(creds.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            pass  # reported by the NATS client when it reads the file
+    redact.register(password)
     return ProbeAuth(creds_file=creds, user=user, password=password)
 
 

@@ -32,9 +32,21 @@ def configure_logging(fmt: TextOrJson) -> None:
 
     from sdk.log import JsonFormatter
 
+    from controller import redact
+
+    class Redacting(logging.Formatter):
+        """No log line prints a secret (controller/redact.py)."""
+
+        def __init__(self, inner: logging.Formatter) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def format(self, record: logging.LogRecord) -> str:
+            return redact.text(self.inner.format(record))
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter({"component": "controller"}) if fmt is TextOrJson.json else
-                         logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(Redacting(JsonFormatter({"component": "controller"}) if fmt is TextOrJson.json else
+                                   logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")))
     root = logging.getLogger("fleetctl")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

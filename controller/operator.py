@@ -22,6 +22,7 @@ from controller.aws.client import Aws
 from controller.conditions import ConditionTracker, conditions, is_ready
 from controller.errors import FleetError, ManifestError
 from controller.manifest import LoadedManifest, load_manifest
+from controller.manifest.load import MAX_BYTES
 from controller.metrics import OperatorMetrics
 from controller.observe import TaskDefinitionCache
 from controller.plan import ScaleServiceAction, ServicePlan
@@ -98,15 +99,18 @@ class Operator:
     def reload_manifest(self) -> bool:
         """Load the manifest when its content changed. Returns True when a new spec took effect."""
         try:
-            data = self.manifest.read_bytes()
+            st = self.manifest.stat()
+            if st.st_size > MAX_BYTES:  # never read a file that cannot be a manifest
+                digest = f"too-large:{st.st_size}:{st.st_mtime_ns}"
+            else:
+                digest = hashlib.sha256(self.manifest.read_bytes()).hexdigest()
         except OSError as exc:
             if self.loaded is None:
                 raise FleetError(f"{self.manifest}: cannot read: {exc.strerror or exc}") from None
-            log.error("manifest unreadable, keeping the last good spec: %s", exc)
+            log.error("manifest unreadable, keeping the last good spec: %s", exc.strerror or exc)
             self.metrics.source_reads.labels("manifest", "unreadable").inc()
             self.metrics.source_ok.labels("manifest").set(0)
             return False
-        digest = hashlib.sha256(data).hexdigest()
         if digest == self._manifest_digest:
             self.metrics.source_reads.labels("manifest", "unchanged").inc()
             return False

@@ -1,7 +1,10 @@
 """`${VAR}`, `${VAR:-default}` and `${tf:name}` references in manifest values.
 
 Environment references always resolve (an unset variable without a default is an error naming
-it). Terraform references resolve from a `terraform output -json` file; when no file is at hand
+it). The environment is a trust boundary: a variable named like a credential (AWS keys, anything
+with SECRET, TOKEN, PASSWORD, KEY, CREDENTIAL in its name) is refused, since its value would be
+stored in plain text in the task definition; such values belong in `secrets:`. Every value taken
+from the environment is registered with controller.redact, so no message echoes it. Terraform references resolve from a `terraform output -json` file; when no file is at hand
 (`validate` of a manifest whose infrastructure outputs are produced elsewhere), they can be left
 in place so the structure is still checked.
 """
@@ -15,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller import redact
+
 _REF = re.compile(r"\$\$|\$\{(?P<body>[^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TF_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 UNRESOLVED_TF = re.compile(r"\$\{tf:[^}]*\}")
+MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
 
 
 class InterpolationError(Exception):
@@ -36,15 +42,25 @@ class TerraformOutputs:
     @classmethod
     def read(cls, path: Path) -> "TerraformOutputs":
         try:
+            size = path.stat().st_size
+            if size > MAX_OUTPUTS_BYTES:
+                raise InterpolationError(
+                    f"terraform outputs {path}: larger than {MAX_OUTPUTS_BYTES // (1024 * 1024)} MiB; "
+                    "not `terraform output -json` output")
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InterpolationError(f"terraform outputs file not found: {path}") from None
+        except RecursionError:
+            raise InterpolationError(f"cannot read terraform outputs {path}: nested too deeply") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InterpolationError(f"cannot read terraform outputs {path}: {exc}") from None
         if not isinstance(raw, dict) or not all(isinstance(v, dict) and "value" in v for v in raw.values()):
             raise InterpolationError(
                 f"{path}: not `terraform output -json` output (expected {{name: {{\"value\": ...}}}})"
             )
+        for k, v in raw.items():
+            if v.get("sensitive"):
+                redact.register(v["value"] if isinstance(v["value"], str) else json.dumps(v["value"]))
         return cls(
             source=str(path),
             values={k: v["value"] for k, v in raw.items()},
@@ -59,6 +75,8 @@ class Interpolator:
     # With no outputs file, keep `${tf:...}` text instead of failing.
     keep_unresolved_tf: bool = False
     unresolved: set[str] = field(default_factory=set)
+    # value -> name of every value taken from the environment
+    from_env: dict[str, str] = field(default_factory=dict)
 
     def value(self, raw: str) -> Any:
         """Resolve every reference in one scalar string.
@@ -81,8 +99,15 @@ class Interpolator:
         name, sep, default = body.partition(":-")
         if not _ENV_NAME.fullmatch(name):
             raise InterpolationError(f"malformed reference ${{{body}}} (expected ${{VAR}}, ${{VAR:-default}} or ${{tf:name}})")
+        if redact.secret_name(name):
+            raise InterpolationError(
+                f"${{{name}}}: environment variable {name} is named like a credential and would be stored in "
+                "plain text in the task definition; reference a Secrets Manager/SSM ARN under secrets: instead")
         if name in self.env and (self.env[name] != "" or not sep):
-            return self.env[name]
+            value = self.env[name]
+            self.from_env[value] = name
+            redact.register(value, f"${{{name}}}")
+            return value
         if sep:
             return default
         raise InterpolationError(f"environment variable {name} is not set (give a default with ${{{name}:-value}})")

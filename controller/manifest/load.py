@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from controller import redact
 from controller.errors import ManifestError, ManifestIssue
 from controller.manifest.interpolate import (
     InterpolationError,
@@ -53,7 +54,11 @@ def load_manifest(
     try:
         if p.is_dir():
             raise _one(source, "is a directory, not a manifest file")
-        raw = p.read_bytes()
+        # the size first: nothing larger than a manifest is read, let alone parsed
+        if p.stat().st_size > MAX_BYTES:
+            raise _too_large(source)
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # a file that grows (or /dev/zero) stops here too
     except FileNotFoundError:
         raise _one(source, "no such file") from None
     except PermissionError:
@@ -61,7 +66,7 @@ def load_manifest(
     except OSError as exc:
         raise _one(source, f"cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
-        raise _one(source, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB; not a manifest")
+        raise _too_large(source)
     if b"\x00" in raw:
         raise _one(source, "binary file, not a YAML manifest")
     try:
@@ -103,7 +108,8 @@ def parse_manifest(
     issues: list[ManifestIssue] = []
 
     def add(path: tuple[str | int, ...], message: str) -> None:
-        issue = ManifestIssue(source, format_path(path), message, located.line_of(path) if path else None)
+        # a message never echoes a value from the environment or a URL's userinfo
+        issue = ManifestIssue(source, format_path(path), redact.text(message), located.line_of(path) if path else None)
         if issue not in issues:
             issues.append(issue)
 
@@ -192,6 +198,10 @@ def _outputs_path(data: dict[str, Any], base_dir: Path, option: Any, interp: Int
         return None
     path = Path(value)
     return Path(os.path.normpath(path if path.is_absolute() else base_dir / path))
+
+
+def _too_large(source: str) -> ManifestError:
+    return _one(source, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB; not a manifest")
 
 
 def _one(source: str, message: str) -> ManifestError:
@@ -284,7 +294,7 @@ def _type_name(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = repr(redact.text(value) if isinstance(value, str) else value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

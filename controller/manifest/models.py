@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -14,9 +15,11 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from controller import redact
 from controller.manifest.interpolate import UNRESOLVED_TF
 
 SERVICE_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -65,8 +68,32 @@ class TargetSpec(Model):
     @classmethod
     def _region(cls, v: str) -> str:
         if not UNRESOLVED_TF.search(v) and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", v):
-            raise ValueError(f"expected an AWS region like us-east-1, got {v!r}")
+            raise ValueError(f"expected an AWS region like us-east-1, got {redact.text(v)!r}")
         return v
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> "TargetSpec":
+        # Requests to the endpoint carry the access key id, the session token and whole task
+        # definitions: in clear text only to this machine.
+        if self.kind == "aws" and self.endpoint and not UNRESOLVED_TF.search(self.endpoint):
+            parsed = urlsplit(self.endpoint)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError("endpoint: expected an https:// URL")
+            if parsed.scheme == "http" and not _loopback(parsed.hostname):
+                raise ValueError("endpoint: a kind: aws endpoint must use https:// (plain http:// only to a "
+                                 "loopback address: 127.0.0.0/8, ::1, localhost)")
+        return self
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SecretRef(Model):
@@ -106,9 +133,9 @@ class NatsSpec(Model):
             url = UNRESOLVED_TF.sub("tf-ref", url)
             m = re.fullmatch(r"(nats|tls|ws|wss)://(?:[^@/\s]+@)?(?P<host>[^:/\s]+)(?::(?P<port>\d+))?/?", url)
             if not m:
-                raise ValueError(f"expected a URL like nats://host:4222, got {url!r}")
+                raise ValueError(f"expected a URL like nats://host:4222, got {redact.text(url)!r}")
             if m.group("port") and not 0 < int(m.group("port")) < 65536:
-                raise ValueError(f"port out of range in {url!r}")
+                raise ValueError(f"port out of range in {redact.text(url)!r}")
             if "@" in url:
                 raise ValueError("credentials in a NATS URL would be stored in plain text; use nats.credentials")
         return urls
@@ -179,12 +206,12 @@ class SubjectSpec(Model):
     def _subject(cls, v: str) -> str:
         tokens = v.split(".")
         if not v or any(t == "" for t in tokens) or any(c.isspace() for c in v):
-            raise ValueError(f"invalid NATS subject {v!r}: tokens must be non-empty and contain no spaces")
+            raise ValueError(f"invalid NATS subject {redact.text(v)!r}: tokens must be non-empty and contain no spaces")
         for i, t in enumerate(tokens):
             if t == ">" and i != len(tokens) - 1:
-                raise ValueError(f"invalid NATS subject {v!r}: '>' must be the last token")
+                raise ValueError(f"invalid NATS subject {redact.text(v)!r}: '>' must be the last token")
             if (">" in t or "*" in t) and t not in (">", "*"):
-                raise ValueError(f"invalid NATS subject {v!r}: wildcards must be whole tokens")
+                raise ValueError(f"invalid NATS subject {redact.text(v)!r}: wildcards must be whole tokens")
         return v
 
 

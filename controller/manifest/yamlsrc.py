@@ -36,11 +36,36 @@ class YamlSyntaxError(Exception):
         self.line = line
 
 
+MAX_DEPTH = 64
+"""Deepest nesting of mappings/sequences accepted (a real manifest nests about 8 deep).
+
+PyYAML composes nodes recursively: without a bound, a few hundred nested brackets end in a
+RecursionError instead of an error message."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses documents nested deeper than MAX_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels", mark.line + 1)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_located(text: str) -> Located:
     """Parse exactly one YAML document into data with line numbers."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -72,6 +97,9 @@ MAX_NODES = 200_000
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, active: set[int]) -> Any:
     if id(node) in active:
         raise YamlSyntaxError("invalid YAML: an alias refers to its own ancestor", node.start_mark.line + 1)
+    if len(path) > MAX_DEPTH:  # aliases can nest what each anchor kept shallow
+        raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels (through aliases)",
+                              node.start_mark.line + 1)
     if len(out.lines) > MAX_NODES:
         raise YamlSyntaxError(f"invalid YAML: more than {MAX_NODES} values (alias expansion?)", node.start_mark.line + 1)
     out.lines.setdefault(path, node.start_mark.line + 1)
