@@ -357,3 +357,21 @@ async def _jetstream(client: Any, timeout: float) -> dict[str, Any]:
         return {"enabled": True, "ok": False, "error": str(exc) or type(exc).__name__}
     return {"enabled": True, "ok": True, "streams": info.streams, "consumers": info.consumers,
             "memory": info.memory, "storage": info.storage}
+
+
+async def fleet_round(client: Any, services: list[tuple[str, int, tuple[str, ...]]], rtt: float,
+                      request_timeout: float) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """One batched NATS round for many services at once (the rollout gate's poll): one `$SRV.INFO`
+    broadcast and one responder check per declared subject, all in parallel.
+
+    Returns the `$SRV.INFO` replies and, per service, its declared subjects without a responder."""
+    loop = asyncio.get_running_loop()
+    expected = sum(desired for _name, desired, _subjects in services)
+    checks = [_check_subject(client, name, subject, request_timeout)
+              for name, _desired, subjects in services for subject in subjects]
+    results = await gather(_collect_info(client, expected, rtt, loop.time() + request_timeout), *checks)
+    missing: dict[str, list[str]] = {}
+    for check in results[1:]:
+        if check.status != "ok":
+            missing.setdefault(check.service, []).append(check.subject)
+    return results[0], missing

@@ -64,6 +64,7 @@ class TaskState:
     started_at: datetime | None = None
     stopped_at: datetime | None = None
     group: str | None = None
+    health_status: str | None = None  # HEALTHY | UNHEALTHY | UNKNOWN (no check, or not yet checked)
 
     @property
     def id(self) -> str:

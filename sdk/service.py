@@ -22,7 +22,7 @@ from nats.micro.request import Request
 from nats.micro.request import ServiceError as MicroError
 from pydantic_settings import BaseSettings
 
-from sdk import codec, contracts, tracing
+from sdk import codec, contracts, health, tracing
 from sdk.connect import Connection, connect
 from sdk.errors import CircuitOpenError, RemoteError, ServiceError
 from sdk.log import EventLogger, get_logger
@@ -146,6 +146,7 @@ async def serve(cls: type[Service], settings: Settings, config: Any = None) -> A
     connection = await connect(settings, log, cls.name)
     client = connection.client
     service: Service | None = None
+    heartbeat: health.Heartbeat | None = None
     try:
         runtime = Runtime(settings, client, client.jetstream(), log, Peers(client), config)
         service = cls(runtime)
@@ -166,10 +167,21 @@ async def serve(cls: type[Service], settings: Settings, config: Any = None) -> A
                 handler=_handler(service, endpoint_contract, log),
             )
         await client.flush()
+        subscribed = len(contract)
+
+        def serving() -> tuple[bool, str]:
+            if not client.is_connected:
+                return False, "NATS not connected"
+            missing = len(contract) - subscribed
+            return (True, f"{subscribed} endpoints subscribed") if not missing else (False, f"{missing} endpoints not subscribed")
+
+        heartbeat = health.Heartbeat(serving).start()
         log.info("service_started", f"{cls.name} serving {', '.join(e.subject for e in contract.values())}",
                  version=settings.service_version, endpoints=len(contract))
         yield Running(service, micro, connection)
     finally:
+        if heartbeat is not None:
+            await heartbeat.stop()
         await _drain(client, log)
         if service is not None:
             await service.teardown()

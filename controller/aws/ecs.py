@@ -151,6 +151,7 @@ def task_state(raw: dict[str, Any]) -> TaskState:
         started_at=raw.get("startedAt"),
         stopped_at=raw.get("stoppedAt"),
         group=group,
+        health_status=raw.get("healthStatus"),
     )
 
 

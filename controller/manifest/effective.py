@@ -51,7 +51,7 @@ def effective(fleet: Fleet, svc: ServiceSpec) -> EffectiveService:
         subjects=list(svc.subjects),
         depends_on=list(svc.depends_on),
         ports=list(svc.ports),
-        health_check=svc.health_check,
+        health_check=_health_check(svc.health_check, d.health_check),
         docker_labels=dict(svc.docker_labels),
         launch_type=svc.launch_type or d.launch_type,
         cpu=svc.cpu if svc.cpu is not None else d.cpu,
@@ -62,3 +62,9 @@ def effective(fleet: Fleet, svc: ServiceSpec) -> EffectiveService:
         logs=svc.logs or d.logs,
         deployment=svc.deployment or d.deployment,
     )
+
+
+def _health_check(own: HealthCheckSpec | bool | None, default: HealthCheckSpec | bool) -> HealthCheckSpec | None:
+    """The service's own check, `false` for none, or unset: the fleet default (which may be `false`)."""
+    chosen = default if own is None else own
+    return chosen if isinstance(chosen, HealthCheckSpec) else None

@@ -166,11 +166,33 @@ class DeploymentSpec(Model):
 
 
 class HealthCheckSpec(Model):
-    command: list[str] = Field(min_length=1, description="e.g. [CMD-SHELL, 'curl -f http://localhost:8080/healthz']")
-    interval: int = Field(30, ge=5, le=300)
-    timeout: int = Field(5, ge=2, le=120)
-    retries: int = Field(3, ge=1, le=10)
-    start_period: int = Field(0, ge=0, le=300)
+    """An ECS container healthCheck (ECS's limits). The default runs the SDK's heartbeat check."""
+
+    command: list[str] = Field(default_factory=lambda: list(SDK_HEALTH_COMMAND), min_length=1,
+                               description="e.g. [CMD, python, -m, sdk.health] or [CMD-SHELL, 'curl -f http://localhost:8080/readyz']")
+    interval: int = Field(5, ge=5, le=300, description="seconds between checks")
+    timeout: int = Field(3, ge=2, le=60, description="seconds before a check counts as failed")
+    retries: int = Field(3, ge=1, le=10, description="consecutive failures that make the container UNHEALTHY")
+    start_period: int = Field(15, ge=0, le=300, description="seconds of grace after start in which failures do not count")
+
+
+SDK_HEALTH_COMMAND = ("CMD", "python", "-m", "sdk.health")
+HealthCheckSetting = Annotated[
+    HealthCheckSpec | Literal[False] | None,
+    Field(description="container health check; `false` opts out; unset takes spec.defaults.healthCheck"),
+]
+
+
+class RolloutSpec(Model):
+    """When a rollout counts as done: ECS, container health, stability and NATS (the serving gate)."""
+
+    min_ready_seconds: float = Field(5, ge=0, le=3600, description="seconds every new task must stay up (RUNNING and "
+                                     "HEALTHY, none stopped) after ECS completes the deployment")
+    progress_deadline_seconds: float = Field(600, gt=0, le=86400, description="a rollout not serving by then fails "
+                                             "and is rolled back")
+    nats_gate: Literal["auto", "required", "off"] = Field(
+        "auto", description="`auto`: check NATS when reachable from here, else skip with a warning; `required`: "
+                            "fail when NATS cannot be reached; `off`: ECS and container health only")
 
 
 LaunchType = Literal["FARGATE", "EC2", "EXTERNAL"]
@@ -195,6 +217,9 @@ class DefaultsSpec(Overridable):
     memory: int = Field(512, ge=128)
     deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
     environment: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvValue] = Field(default_factory=dict)
+    health_check: HealthCheckSpec | Literal[False] = Field(
+        default_factory=HealthCheckSpec, description="every service's container health check (default: the SDK "
+        "heartbeat, `python -m sdk.health`); `false`: none")
 
 
 class SubjectSpec(Model):
@@ -232,7 +257,7 @@ class ServiceSpec(Overridable):
     subjects: list[Annotated[SubjectSpec, BeforeValidator(_subject_item, json_schema_input_type=str | SubjectSpec)]] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
-    health_check: HealthCheckSpec | None = None
+    health_check: HealthCheckSetting = None
     docker_labels: dict[str, str] = Field(default_factory=dict, description="container dockerLabels")
 
     @field_validator("secrets")
@@ -259,6 +284,7 @@ class FleetSpec(Model):
         None, description="`terraform output -json` file for ${tf:name} references, relative to the manifest"
     )
     max_concurrency: int = Field(8, ge=1, le=64, description="services reconciled at once")
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
 
 
 class Fleet(Model):

@@ -29,6 +29,7 @@ class HealthProbe:
         self.workdir = workdir
         self.status = "UNKNOWN"
         self.failures = 0
+        self.passed_once = False
         self.started = time.monotonic()
         self.next_at = self.started
         self.probe: subprocess.Popen[bytes] | None = None
@@ -62,10 +63,12 @@ class HealthProbe:
                 self.next_at = now + self.check.interval
 
     def _record(self, now: float, ok: bool) -> None:
+        """ECS: failures within startPeriod do not count until a check has passed once; then
+        `retries` consecutive failures (a timeout is one) make the container UNHEALTHY."""
         if ok:
-            self.status, self.failures = "HEALTHY", 0
+            self.status, self.failures, self.passed_once = "HEALTHY", 0, True
             return
-        if now - self.started < self.check.start_period:
+        if not self.passed_once and now - self.started < self.check.start_period:
             return
         self.failures += 1
         if self.failures >= self.check.retries:

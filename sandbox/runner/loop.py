@@ -53,7 +53,8 @@ class TaskRunner:
         on_children: Callable[[list[ProcRef]], None] = lambda refs: None,
     ) -> None:
         self.config = config
-        self.settings = RunnerSettings(config.workdir, config.startup_grace, config.default_stop_timeout)
+        self.settings = RunnerSettings(config.workdir, config.startup_grace, config.default_stop_timeout,
+                                       config.health_check_interval_max)
         self.shipper = LogShipper()
         self.scheduler = Scheduler(config.backoff_base, config.backoff_max)
         self.pool = LoopbackPool()

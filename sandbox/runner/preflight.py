@@ -161,7 +161,9 @@ def log_target(cd: dict[str, Any], task_id: str) -> LogTarget | None:
     return LogTarget(group, stream)
 
 
-def health_check(cd: dict[str, Any]) -> HealthCheck | None:
+def health_check(cd: dict[str, Any], interval_max: float = 0.0) -> HealthCheck | None:
+    """The container's healthCheck with ECS's defaults (interval 30, timeout 5, retries 3, startPeriod 0);
+    `interval_max` > 0 caps the interval (the sandbox checks faster than ECS's 5 s minimum)."""
     raw = cd.get("healthCheck")
     if not raw or not raw.get("command"):
         return None
@@ -172,9 +174,10 @@ def health_check(cd: dict[str, Any]) -> HealthCheck | None:
         argv = command[1:]
     else:
         argv = command
+    interval = float(raw.get("interval", 30))
     return HealthCheck(
         argv=argv,
-        interval=float(raw.get("interval", 30)),
+        interval=min(interval, interval_max) if interval_max > 0 else interval,
         timeout=float(raw.get("timeout", 5)),
         retries=int(raw.get("retries", 3)),
         start_period=float(raw.get("startPeriod", 0)),
@@ -182,12 +185,15 @@ def health_check(cd: dict[str, Any]) -> HealthCheck | None:
 
 
 def prepare(
-    task_definition: Any, task_id: str, task_ip: str | None, default_stop_timeout: float
+    task_definition: Any, task_id: str, task_ip: str | None, default_stop_timeout: float,
+    health_interval_max: float = 0.0,
 ) -> list[ContainerSpec]:
     """Check and resolve every container of a task in ECS's order: secrets, image, logger."""
     specs = []
     for cd in task_definition.container_definitions:
         env = base_env()
+        # the agent gives every container its own task metadata endpoint
+        env["ECS_CONTAINER_METADATA_URI_V4"] = f"http://169.254.170.2/v4/{task_id}-{cd['name']}"
         env.update({e["name"]: str(e.get("value", "")) for e in cd.get("environment") or []})
         secret_names = []
         for secret in cd.get("secrets") or []:
@@ -218,7 +224,7 @@ def prepare(
                 stop_timeout=float(cd.get("stopTimeout") or default_stop_timeout),
                 image_digest=digest,
                 log=log,
-                health=health_check(cd),
+                health=health_check(cd, health_interval_max),
                 secret_names=secret_names,
             )
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import deployments as dep
-from sandbox.runner.tasks import TaskRuntime
+from sandbox.runner.tasks import HEALTH_FAILED, TaskRuntime
 
 log = logging.getLogger("sandbox.scheduler")
 STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")
@@ -43,6 +43,14 @@ def short_id(task: Any) -> str:
 
 def _running(tasks: list[Any]) -> list[Any]:
     return [t for t in tasks if t.last_status == "RUNNING" and t.desired_status == "RUNNING"]
+
+
+def _healthy(tasks: list[Any]) -> list[Any]:
+    """Running tasks the scheduler counts as healthy: with a container health check, only
+    once the task's healthStatus is HEALTHY (ECS: "the service scheduler waits for the task
+    to reach a healthy status before counting it toward the minimum healthy percent")."""
+    return [t for t in _running(tasks) if not getattr(t, "_health_checked", False)
+            or getattr(t, "health_status", "UNKNOWN") == "HEALTHY"]
 
 
 def _pending(tasks: list[Any]) -> list[Any]:
@@ -81,6 +89,9 @@ class Scheduler:
         for runtime in finished:
             service = services.get((runtime.cluster, runtime.group))
             if service is not None and runtime.cause is not None and runtime.cause.failed:
+                if runtime.cause == HEALTH_FAILED:
+                    dep.add_event(service, f"(service {service.name}) (task {runtime.task_id}) failed container "
+                                           "health checks.")
                 self._record_failure(service, runtime.started_by, now)
         for key, service in services.items():
             try:
@@ -150,14 +161,14 @@ class Scheduler:
 
         # Drain older deployments while keeping minimumHealthyPercent running.
         floor_running = math.ceil(desired * config["minimumHealthyPercent"] / 100)
-        total_running = sum(len(_running(v)) for v in by_deployment.values())
+        total_running = sum(len(_healthy(v)) for v in by_deployment.values())
         for deployment in old:
             theirs = by_deployment[deployment["id"]]
             for task in _pending(theirs):
                 _request_stop(task, "ServiceSchedulerInitiated", scaling_reason)
                 stopped.append(task)
-            for task in _running(theirs):
-                if total_running - 1 < floor_running:
+            for task in sorted(_running(theirs), key=lambda t: t in _healthy(theirs)):
+                if task in _healthy(theirs) and total_running - 1 < floor_running:
                     break
                 _request_stop(task, "ServiceSchedulerInitiated", scaling_reason)
                 stopped.append(task)
@@ -250,9 +261,12 @@ class Scheduler:
 
     def _complete(self, service: Any, memory: ServiceMemory, desired: int, tasks: list[Any]) -> None:
         primary = service.deployments[0]
+        mine = [t for t in tasks if t.started_by == primary["id"]]
         settled = (
             len(service.deployments) == 1
             and primary["runningCount"] == desired
+            and len(_healthy(mine)) == desired  # RUNNING, and HEALTHY where a check is defined
+            and (desired == 0 or primary["runningCount"] > 0)
             and primary["pendingCount"] == 0
             and all(t.desired_status == "RUNNING" for t in tasks)
         )

@@ -44,6 +44,7 @@ class RunnerSettings:
     workdir: str
     startup_grace: float
     default_stop_timeout: float
+    health_interval_max: float = 0.0
 
 
 class TaskRuntime:
@@ -68,6 +69,7 @@ class TaskRuntime:
     def sync_preflight(self, task: Any, task_definition: Any, ip: str | None) -> None:
         """Run ECS's pre-start checks; on success the task is PENDING and ready to spawn."""
         self.ip = ip
+        task.health_status = "UNKNOWN"
         if ip is not None:
             _assign_ip(task, ip)
         if task.desired_status == "STOPPED":  # stopped before it started
@@ -76,7 +78,8 @@ class TaskRuntime:
             return
         task.pull_started_at = utcnow()
         try:
-            specs = prepare(task_definition, self.task_id, ip, self.settings.default_stop_timeout)
+            specs = prepare(task_definition, self.task_id, ip, self.settings.default_stop_timeout,
+                            self.settings.health_interval_max)
         except TaskStartError as exc:
             self._fail_to_start(task, exc)
             return
@@ -121,6 +124,7 @@ class TaskRuntime:
             if proc.health is not None:
                 entry["healthStatus"] = proc.health.status
         task.health_status = _task_health(self.containers)
+        task._health_checked = any(p.health is not None and p.spec.essential for p in self.containers)
         if self.phase is Phase.STOPPING:
             if task.last_status not in ("DEACTIVATING", "STOPPING"):
                 task.last_status = "DEACTIVATING" if self.reached_running else "STOPPING"
@@ -207,13 +211,9 @@ class TaskRuntime:
         self.phase = Phase.STARTING
 
     def _ready(self, now: float) -> bool:
-        for proc in self.containers:
-            if proc.health is not None:
-                if proc.health.status != "HEALTHY":
-                    return False
-            elif now - self.spawned_at < self.settings.startup_grace:
-                return False
-        return True
+        """RUNNING once every container is up (ECS does not wait for health: the task's
+        healthStatus says that, and the service scheduler waits for HEALTHY instead)."""
+        return now - self.spawned_at >= self.settings.startup_grace
 
     def refs(self) -> list[ProcRef]:
         return [ref for proc in self.containers for ref in proc.refs()]

@@ -20,7 +20,7 @@ from nats.micro.request import ERROR_CODE_HEADER, ERROR_HEADER
 from pydantic import Field
 
 from sdk import EnvSettings, ServiceError, contracts, tracing
-from sdk import codec
+from sdk import codec, health
 from sdk.connect import connect
 from sdk.errors import EXIT_CONNECT, EXIT_OK
 from sdk.log import get_logger
@@ -117,9 +117,13 @@ async def serve(settings: Settings, config: GatewayConfig, stop: asyncio.Event) 
     )
     runner = web.AppRunner(create_app(client, config.gateway_request_timeout), access_log=None, handle_signals=False)
     await runner.setup()
+    heartbeat: health.Heartbeat | None = None
     try:
         site = web.TCPSite(runner, config.gateway_host, config.gateway_port)
         await site.start()
+        # the container health check reads the same predicate /readyz answers with
+        heartbeat = health.Heartbeat(lambda: (client.is_connected, "ready" if client.is_connected
+                                              else "NATS not connected")).start()
         log.info("service_started", f"gateway listening on {config.gateway_host}:{config.gateway_port}",
                  host=config.gateway_host, port=config.gateway_port, version=settings.service_version)
         closed = asyncio.ensure_future(connection.closed.wait())
@@ -128,6 +132,8 @@ async def serve(settings: Settings, config: GatewayConfig, stop: asyncio.Event) 
         closed.cancel()
         stopping.cancel()
     finally:
+        if heartbeat is not None:
+            await heartbeat.stop()
         await runner.cleanup()
         if not client.is_closed:
             await asyncio.wait({asyncio.ensure_future(client.drain())}, timeout=5.0)

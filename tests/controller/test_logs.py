@@ -23,7 +23,8 @@ def _wait_running(ecs, cluster: str, service: str, n: int, timeout: float = 40) 
 
 
 def test_logs_newest_task_first_task_filter_and_follow(make_fleet, sandbox_handle):
-    fleet = make_fleet(["language_system"], language_system={"command": TICKER, "desiredCount": 2})
+    fleet = make_fleet(["language_system"], language_system={"command": TICKER, "desiredCount": 2,
+                                                                     "healthCheck": False})  # not an SDK service
     args = ["--tf-outputs", str(fleet.outputs), "-f", str(fleet.manifest)]
     assert run_cli("apply", str(fleet.manifest), "--tf-outputs", str(fleet.outputs), "--no-wait").code == 0
     ecs = sandbox_handle.client("ecs")

@@ -142,15 +142,16 @@ def test_sigterm_ignored_is_killed_after_stop_timeout_exit_137(sandbox, ecs, reg
     assert task["stopCode"] == "UserInitiated"
 
 
-def test_health_check_decides_when_the_task_is_running(sandbox, ecs, register, run_task, tmp_path):
+def test_health_check_reports_health_beside_running(sandbox, ecs, register, run_task, tmp_path):
     marker = tmp_path / "healthy"
     code = f"import pathlib, time; time.sleep(1.5); pathlib.Path({str(marker)!r}).touch(); time.sleep(3600)"
     health = {"command": ["CMD-SHELL", f"test -f {marker}"], "interval": 1, "timeout": 1, "retries": 3, "startPeriod": 5}
     arn = run_task(register(unique("health"), code, healthCheck=health))
-    wait_for(lambda: describe_task(sandbox, ecs, arn)["lastStatus"] == "PENDING")
-    assert not marker.exists()
+    # ECS: RUNNING once the container started; the health check is reported beside it
     task = wait_for(lambda: (t := describe_task(sandbox, ecs, arn))["lastStatus"] == "RUNNING" and t)
+    assert not marker.exists()
+    assert task["healthStatus"] == "UNKNOWN"
+    task = wait_for(lambda: (t := describe_task(sandbox, ecs, arn))["healthStatus"] == "HEALTHY" and t)
     assert marker.exists()
-    assert task["healthStatus"] == "HEALTHY"
     assert task["containers"][0]["healthStatus"] == "HEALTHY"
     ecs.stop_task(cluster=sandbox.cluster, task=arn)

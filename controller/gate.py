@@ -1,0 +1,247 @@
+"""The serving gate: when a rollout counts as done, one implementation for apply, rollback and the operator.
+
+A rollout of a service to a new revision succeeds when
+
+1. ECS agrees: the PRIMARY deployment of that revision is COMPLETED and running == desired;
+2. every task of the new revision is RUNNING and HEALTHY (where the task has a health check);
+3. it holds: no task of the new revision stopped during `spec.rollout.minReadySeconds` after 1-2;
+4. NATS agrees: `$SRV` discovery shows at least desiredCount instances whose version is the new
+   image digest, and every declared subject has a responder.
+
+The NATS part is one batched round per poll for the whole fleet (`NatsGate.round`): one
+`$SRV.INFO` broadcast and one request per declared subject, over one connection opened once.
+`progressDeadlineSeconds` bounds the whole. `natsGate: auto` skips the NATS part with one
+warning when NATS cannot be reached from here, `required` fails, `off` never connects.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from controller.manifest.models import Fleet
+from controller.state import ServiceState, TaskState, family_revision
+
+GateMode = Literal["auto", "required", "off"]
+
+# Serving condition reasons
+SERVING = "Serving"
+NO_RESPONDERS = "NoResponders"
+INSTANCES_MISSING = "InstancesMissing"
+VERSION_SKEW = "VersionSkew"
+NATS_UNREACHABLE = "NatsUnreachable"
+NOT_CHECKED = "NotChecked"
+
+
+@dataclass(frozen=True)
+class GateTarget:
+    """What NATS must show for one service: the instances, the version they report, the subjects."""
+
+    service: str
+    desired: int
+    version: str | None          # the image digest of the revision; None: any version
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServingVerdict:
+    service: str
+    status: bool | None          # None: not checked
+    reason: str
+    message: str
+    missing_subjects: tuple[str, ...] = ()
+    instances: int = 0           # instances reporting the expected version
+    other_versions: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "serving": self.status, "reason": self.reason, "message": self.message,
+                "missingSubjects": list(self.missing_subjects), "instances": self.instances,
+                "otherVersions": list(self.other_versions)}
+
+
+def not_checked(service: str, why: str) -> ServingVerdict:
+    return ServingVerdict(service, None, NOT_CHECKED, why)
+
+
+def short(version: str) -> str:
+    return version[:19] if version.startswith("sha256:") else version
+
+
+def judge(target: GateTarget, infos: list[dict[str, Any]], missing: list[str]) -> ServingVerdict:
+    """The verdict for one service from one round: $SRV.INFO replies and subjects without a responder."""
+    mine = [i for i in infos if i.get("name") == target.service]
+    versions = [str((i.get("metadata") or {}).get("service_version") or i.get("version", "")) for i in mine]
+    current = sum(1 for v in versions if target.version is None or v == target.version)
+    others = tuple(sorted({v for v in versions if target.version is not None and v != target.version}))
+    if missing:
+        return ServingVerdict(target.service, False, NO_RESPONDERS,
+                              f"no responder on {', '.join(missing)}", tuple(missing), current, others)
+    if current < target.desired:
+        if others:
+            return ServingVerdict(target.service, False, VERSION_SKEW,
+                                  f"{current}/{target.desired} instances on {short(target.version or '')}; "
+                                  f"still answering: {', '.join(short(v) for v in others)}", (), current, others)
+        return ServingVerdict(target.service, False, INSTANCES_MISSING,
+                              f"{current}/{target.desired} instances in $SRV discovery", (), current, others)
+    message = f"{current}/{target.desired} instances" + (f" on {short(target.version)}" if target.version else "")
+    if target.subjects:
+        message += f", {len(target.subjects)} subjects answered"
+    return ServingVerdict(target.service, True, SERVING, message, (), current, others)
+
+
+class GateUnavailable(Exception):
+    """`natsGate: required` and NATS cannot be reached from here."""
+
+
+class NatsGate:
+    """The NATS half of the gate: one connection, one batched round per poll for every service asked.
+
+    `state` is `off`, `on`, `skipped` (auto, unreachable) or `unreachable` (required, unreachable).
+    Credentials are the probe's (`ProbeAuth`) and are never printed."""
+
+    def __init__(self, fleet: Fleet, mode: GateMode, auth: Any = None, tls: Any = None, *,
+                 connect_timeout: float = 3.0, request_timeout: float = 1.0) -> None:
+        self.fleet = fleet
+        self.mode = mode
+        self.auth = auth
+        self.tls = tls
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.state = "off" if mode == "off" else "new"
+        self.error: str | None = None
+        self.rounds = 0
+        self._client: Any = None
+        self._rtt = 0.001
+        self._lock = asyncio.Lock()
+
+    @property
+    def active(self) -> bool:
+        return self.state == "on"
+
+    async def open(self) -> str:
+        """Connect once. auto: a failure skips the NATS part; required: raises GateUnavailable."""
+        if self.mode == "off" or self.state in ("on", "skipped"):
+            return self.state
+        from controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
+
+        try:
+            self._client = await connect(list(self.fleet.spec.nats.urls), self.auth or ProbeAuth(),
+                                         self.tls or ProbeTls.for_fleet(self.fleet), self.connect_timeout)
+        except ProbeConnectError as exc:
+            self.error = f"{exc.classification.category}: {exc.detail}"
+            if self.mode == "required":
+                self.state = "unreachable"
+                raise GateUnavailable(f"NATS gate required but NATS at {exc.url} is unreachable from here "
+                                      f"({self.error})") from None
+            self.state = "skipped"
+            return self.state
+        try:
+            self._rtt = max(await self._client.rtt(), 0.0005)
+        except Exception:
+            pass
+        self.state = "on"
+        return self.state
+
+    async def round(self, targets: list[GateTarget]) -> dict[str, ServingVerdict]:
+        """One batched NATS round for `targets`: one $SRV.INFO broadcast and every declared subject at once."""
+        if not targets:
+            return {}
+        if self.state in ("off", "skipped", "new"):
+            why = {"off": "NATS gate off", "skipped": "NATS not reachable from here; gate skipped",
+                   "new": "NATS gate not opened"}[self.state]
+            return {t.service: not_checked(t.service, why) for t in targets}
+        async with self._lock:
+            client = self._client
+            if client is None or not client.is_connected:
+                return {t.service: ServingVerdict(t.service, False, NATS_UNREACHABLE,
+                                                  "the gate's NATS connection is down") for t in targets}
+            from controller.probe import fleet_round
+
+            self.rounds += 1
+            infos, missing = await fleet_round(client, [(t.service, t.desired, t.subjects) for t in targets],
+                                               self._rtt, self.request_timeout)
+        return {t.service: judge(t, infos, missing.get(t.service, [])) for t in targets}
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await asyncio.wait({asyncio.ensure_future(self._client.close())}, timeout=2.0)
+            self._client = None
+
+
+def targets_for(fleet: Fleet, services: list[str] | None = None) -> dict[str, GateTarget]:
+    """Gate targets from a fleet whose image tags are resolved: the digest each service must report."""
+    from controller.probe import expected_version
+
+    out = {}
+    for s in fleet.spec.services:
+        if services is None or s.name in services:
+            out[s.name] = GateTarget(s.name, s.desired_count, expected_version(s.image),
+                                     tuple(sub.subject for sub in s.subjects))
+    return out
+
+
+# -- the ECS half -----------------------------------------------------------------------------
+
+@dataclass
+class EcsVerdict:
+    done: bool                   # ECS COMPLETED, running == desired, every new task RUNNING and HEALTHY
+    failed: bool = False
+    message: str = ""
+
+
+def ecs_verdict(svc: ServiceState, target: str | None, tasks: list[TaskState] | None,
+                health_checked: bool = True) -> EcsVerdict:
+    """ECS's half from DescribeServices and the new revision's live tasks (None: not read yet).
+    `health_checked`: the revision's essential container has a health check, so tasks must be HEALTHY."""
+    primary = svc.primary
+    if primary is None:
+        return EcsVerdict(svc.running == svc.desired, message=f"{svc.running}/{svc.desired} running")
+    if target and family_revision(primary.task_definition) != family_revision(target):
+        return EcsVerdict(False, message=f"PRIMARY is {family_revision(primary.task_definition)}, not {target}")
+    active = [d for d in svc.deployments if d.status in ("PRIMARY", "ACTIVE")]
+    if primary.rollout_state not in (None, "COMPLETED") or len(active) > 1:
+        return EcsVerdict(False, message=f"{primary.rollout_state or 'deploying'}: {svc.running}/{svc.desired} running, "
+                                         f"{svc.pending} pending")
+    if primary.running != svc.desired or svc.running != svc.desired:
+        return EcsVerdict(False, message=f"{svc.running}/{svc.desired} running")
+    if svc.desired > 0 and tasks is None:
+        return EcsVerdict(False, message="reading task health")
+    live = [t for t in tasks or [] if t.desired_status == "RUNNING"]
+    unhealthy = [t for t in live if t.last_status != "RUNNING" or (health_checked and t.health_status != "HEALTHY")]
+    if unhealthy:
+        t = unhealthy[0]
+        what = t.last_status if t.last_status != "RUNNING" else f"health {t.health_status}"
+        return EcsVerdict(False, message=f"{len(unhealthy)}/{len(live)} new tasks not RUNNING and HEALTHY "
+                                         f"(task {t.id[:8]}: {what})")
+    if len(live) < svc.desired:
+        return EcsVerdict(False, message=f"{len(live)}/{svc.desired} new tasks RUNNING")
+    return EcsVerdict(True, message=f"{svc.running}/{svc.desired} tasks running and healthy")
+
+
+@dataclass
+class Stability:
+    """The minReadySeconds window: starts when ECS's half holds, broken by any new-revision task stopping."""
+
+    min_ready: float
+    since: float | None = None
+    seen: set[str] = field(default_factory=set)
+
+    def observe(self, done: bool, tasks: list[TaskState], now: float) -> tuple[bool, list[str]]:
+        """(window elapsed, ARNs of tasks that stopped within it)."""
+        live = {t.arn for t in tasks if t.desired_status == "RUNNING" and t.last_status != "STOPPED"}
+        gone = sorted(self.seen - live) if self.since is not None else []
+        if gone:
+            return False, gone
+        if not done:
+            self.since, self.seen = None, set()
+            return False, []
+        if self.since is None:
+            self.since, self.seen = now, live
+        else:
+            self.seen |= live
+        return now - self.since >= self.min_ready, []
+
+
+def monotonic() -> float:
+    return time.monotonic()
