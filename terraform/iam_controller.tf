@@ -1,32 +1,39 @@
-# Least-privilege policy for fleetctl itself (render/plan/apply/status/logs against the
-# cluster above). Each statement is scoped to this fleet's resources where the action
-# supports resource-level permissions; read-only Describe calls that do not (EC2,
-# ELBv2, task definitions) use "*".
+# Least-privilege policy for fleetctl itself (plan/apply/status/rollback/logs/diagnose and
+# `controller run` against the cluster above).
 #
-# tests/terraform/test_tf_controller_policy.py parses the actions of this document and
-# checks that every AWS operation called under controller/ and cli/ is allowed, including
-# the string-addressed calls of the AWS seam (aws.call("ecs", "describe_services", ...)).
+# - Exactly the actions fleetctl's code calls: tests/terraform/test_tf_controller_policy.py
+#   scans controller/ and cli/ (AST, including the string-addressed calls of the AWS seam,
+#   aws.call("ecs", "describe_services", ...)) and checks both directions: every call is
+#   granted, every granted action is called (iam:PassRole, which ECS checks when a task
+#   definition names roles, is the one action no code calls directly).
+# - Writes to services are scoped by the fleet's tag: fleetctl creates services only with
+#   `fleetctl.io/fleet = <fleet>` (aws:RequestTag) and updates/deletes only services that
+#   carry it (aws:ResourceTag). Another fleet's service in the same cluster is out of reach;
+#   an untagged one can be adopted (`fleetctl apply --adopt NAME`: tag first, then update).
+# - Task definitions only in this fleet's families ("<fleet>-<service>", controller/render.py).
+# - Reads that have no resource-level permissions (DescribeTaskDefinition, EC2, ELBv2) use "*".
 
 locals {
-  ecs_arn_prefix = "arn:${local.partition}:ecs:${var.region}:${local.account_id}"
+  ecs_arn_prefix      = "arn:${local.partition}:ecs:${var.region}:${local.account_id}"
+  fleet_tag           = "fleetctl.io/fleet"
+  fleet_services_arn  = "${local.ecs_arn_prefix}:service/${aws_ecs_cluster.main.name}/*"
+  fleet_task_defs_arn = "${local.ecs_arn_prefix}:task-definition/${local.name}-*:*"
 }
 
 data "aws_iam_policy_document" "controller" {
   statement {
+    # the fleet's suspension markers live on the cluster (controller suspend)
     sid       = "EcsCluster"
     actions   = ["ecs:DescribeClusters"]
     resources = [aws_ecs_cluster.main.arn]
   }
 
   statement {
-    sid = "EcsServices"
-    actions = [
-      "ecs:CreateService",
-      "ecs:DeleteService",
-      "ecs:DescribeServices",
-      "ecs:UpdateService",
-    ]
-    resources = ["${local.ecs_arn_prefix}:service/${aws_ecs_cluster.main.name}/*"]
+    # reads cover every service of the cluster: plan must see another fleet's service to
+    # refuse touching it
+    sid       = "EcsReadServices"
+    actions   = ["ecs:DescribeServices"]
+    resources = [local.fleet_services_arn]
   }
 
   statement {
@@ -45,39 +52,108 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
-    sid = "EcsTasks"
-    actions = [
-      "ecs:DescribeTasks",
-      "ecs:StopTask",
-    ]
+    sid       = "EcsReadTasks"
+    actions   = ["ecs:DescribeTasks"]
     resources = ["${local.ecs_arn_prefix}:task/${aws_ecs_cluster.main.name}/*"]
   }
 
   statement {
-    # TagResource: tags fleetctl writes on the services (spec hash, completed/previous
-    # revision) and tag-on-create of CreateService and RegisterTaskDefinition, whose
-    # families are "<fleet name>-<service>" (controller/render.py), the fleet name being
-    # this project's name.
-    sid = "EcsTagging"
-    actions = [
-      "ecs:ListTagsForResource",
-      "ecs:TagResource",
-    ]
-    resources = [
-      "${local.ecs_arn_prefix}:service/${aws_ecs_cluster.main.name}/*",
-      "${local.ecs_arn_prefix}:task-definition/${local.name}-*:*",
-    ]
+    # a new service must carry this fleet's tag
+    sid       = "EcsCreateFleetServices"
+    actions   = ["ecs:CreateService"]
+    resources = [local.fleet_services_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.fleet_tag}"
+      values   = [local.name]
+    }
   }
 
   statement {
-    # Task definitions have no resource-level permissions for these actions.
-    sid = "EcsTaskDefinitions"
+    # only services that carry this fleet's tag
+    sid = "EcsChangeFleetServices"
     actions = [
-      "ecs:DeregisterTaskDefinition",
+      "ecs:DeleteService",
+      "ecs:UpdateService",
+    ]
+    resources = [local.fleet_services_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.fleet_tag}"
+      values   = [local.name]
+    }
+  }
+
+  statement {
+    # this fleet's families only, registered with this fleet's tag
+    sid       = "EcsRegisterFleetTaskDefinitions"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = [local.fleet_task_defs_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.fleet_tag}"
+      values   = [local.name]
+    }
+  }
+
+  statement {
+    # tag-on-create of CreateService and RegisterTaskDefinition
+    sid       = "EcsTagOnCreate"
+    actions   = ["ecs:TagResource"]
+    resources = [local.fleet_services_arn, local.fleet_task_defs_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["CreateService", "RegisterTaskDefinition"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.fleet_tag}"
+      values   = [local.name]
+    }
+  }
+
+  statement {
+    # fleetctl.io/* tags (recorded revision, spec hash, suspension) on this fleet's services,
+    # on untagged ones being adopted, and on the cluster; never on another fleet's service,
+    # and a fleet tag written is always this fleet's
+    sid = "EcsFleetTags"
+    actions = [
+      "ecs:TagResource",
+      "ecs:UntagResource",
+    ]
+    resources = [local.fleet_services_arn, aws_ecs_cluster.main.arn]
+
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:ResourceTag/${local.fleet_tag}"
+      values   = [local.name]
+    }
+
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:RequestTag/${local.fleet_tag}"
+      values   = [local.name]
+    }
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["fleetctl.io/*"]
+    }
+  }
+
+  statement {
+    # no resource-level permissions for these reads
+    sid = "EcsReadTaskDefinitions"
+    actions = [
       "ecs:DescribeTaskDefinition",
-      "ecs:ListTaskDefinitionFamilies",
       "ecs:ListTaskDefinitions",
-      "ecs:RegisterTaskDefinition",
     ]
     resources = ["*"]
 
@@ -104,12 +180,8 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
-    sid = "ReadFleetLogs"
-    actions = [
-      "logs:DescribeLogStreams",
-      "logs:FilterLogEvents",
-      "logs:GetLogEvents",
-    ]
+    sid     = "ReadFleetLogs"
+    actions = ["logs:GetLogEvents"]
     resources = [
       aws_cloudwatch_log_group.fleet.arn,
       "${aws_cloudwatch_log_group.fleet.arn}:*",
@@ -117,22 +189,15 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
-    sid = "ResolveFleetImages"
-    actions = [
-      "ecr:BatchGetImage",
-      "ecr:DescribeImages",
-    ]
+    sid       = "ResolveFleetImages"
+    actions   = ["ecr:DescribeImages"]
     resources = [for repo in aws_ecr_repository.fleet : repo.arn]
   }
 
   statement {
-    # Pre-flight checks of the task network: EC2 Describe* has no resource-level scoping.
+    # diagnose's network checks: EC2 Describe* has no resource-level scoping
     sid = "InspectNetwork"
     actions = [
-      "ec2:DescribeNetworkAcls",
-      "ec2:DescribeNetworkInterfaces",
-      "ec2:DescribeRouteTables",
-      "ec2:DescribeSecurityGroupRules",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeSubnets",
     ]
@@ -140,21 +205,9 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
-    # NATS target health and load balancer lookups: ELBv2 Describe* has no resource-level scoping.
-    sid = "InspectLoadBalancing"
-    actions = [
-      "elasticloadbalancing:DescribeLoadBalancers",
-      "elasticloadbalancing:DescribeTargetGroups",
-      "elasticloadbalancing:DescribeTargetHealth",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    # Identity check before acting on an account (always allowed by AWS; listed so the
-    # policy documents every call fleetctl makes).
-    sid       = "WhoAmI"
-    actions   = ["sts:GetCallerIdentity"]
+    # NATS target health: ELBv2 Describe* has no resource-level scoping
+    sid       = "InspectLoadBalancing"
+    actions   = ["elasticloadbalancing:DescribeTargetHealth"]
     resources = ["*"]
   }
 }
@@ -165,31 +218,49 @@ resource "aws_iam_policy" "controller" {
   policy      = data.aws_iam_policy_document.controller.json
 }
 
+# Who may act as fleetctl: the operator running as an ECS task (`controller run` in the
+# cluster), and CI/operators' roles when given.
 data "aws_iam_policy_document" "controller_assume" {
-  count = length(var.controller_trusted_principal_arns) > 0 ? 1 : 0
-
   statement {
+    sid     = "EcsTasks"
     actions = ["sts:AssumeRole"]
 
     principals {
-      type        = "AWS"
-      identifiers = var.controller_trusted_principal_arns
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # confused deputy: only tasks of this account
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.controller_trusted_principal_arns) > 0 ? [1] : []
+
+    content {
+      sid     = "TrustedPrincipals"
+      actions = ["sts:AssumeRole"]
+
+      principals {
+        type        = "AWS"
+        identifiers = var.controller_trusted_principal_arns
+      }
     }
   }
 }
 
 resource "aws_iam_role" "controller" {
-  count = length(var.controller_trusted_principal_arns) > 0 ? 1 : 0
-
   name                 = "${local.name}-fleetctl"
-  description          = "Assumed by CI and operators to run fleetctl against this fleet"
-  assume_role_policy   = data.aws_iam_policy_document.controller_assume[0].json
+  description          = "fleetctl: assumed by its operator task (ecs-tasks) and by CI/operators"
+  assume_role_policy   = data.aws_iam_policy_document.controller_assume.json
   max_session_duration = 3600
 }
 
 resource "aws_iam_role_policy_attachment" "controller" {
-  count = length(var.controller_trusted_principal_arns) > 0 ? 1 : 0
-
-  role       = aws_iam_role.controller[0].name
+  role       = aws_iam_role.controller.name
   policy_arn = aws_iam_policy.controller.arn
 }

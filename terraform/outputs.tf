@@ -105,8 +105,8 @@ output "controller_policy_arn" {
 }
 
 output "controller_role_arn" {
-  description = "Role for fleetctl, when controller_trusted_principal_arns is set (null otherwise)."
-  value       = one(aws_iam_role.controller[*].arn)
+  description = "Role for fleetctl: its operator task (ecs-tasks) and controller_trusted_principal_arns may assume it."
+  value       = aws_iam_role.controller.arn
 }
 
 output "ecr_repository_urls" {

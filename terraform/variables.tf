@@ -295,7 +295,7 @@ variable "ecr_untagged_image_expiry_days" {
 # --- controller --------------------------------------------------------------------------
 
 variable "controller_trusted_principal_arns" {
-  description = "IAM principals (CI role, operators' SSO roles) allowed to assume the fleetctl controller role. Empty: the policy is created but no role."
+  description = "IAM principals (CI role, operators' SSO roles) allowed to assume the fleetctl controller role (its operator task, ecs-tasks.amazonaws.com, always may)."
   type        = list(string)
   default     = []
 

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from controller.render import FLEET_TAG
 from tests.terraform import awsops, tfconfig
 
 SCANNED = [tfconfig.REPO / "controller", tfconfig.REPO / "cli"]
@@ -34,22 +35,76 @@ def test_policy_covers_every_operation_the_code_calls(policy_actions):
     )
 
 
-def test_policy_has_the_documented_controller_actions(policy_actions):
-    # The operations fleetctl is specified to use (deploy, status, logs, pre-flight).
-    required = {
-        "ecs:DescribeServices", "ecs:ListServices", "ecs:DescribeTaskDefinition",
-        "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:CreateService",
-        "ecs:UpdateService", "ecs:DeleteService", "ecs:TagResource", "ecs:DescribeTasks",
-        "ecs:ListTasks", "ecs:StopTask", "ecs:DescribeClusters",
-        "logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams",
-        "ecr:DescribeImages", "ecr:BatchGetImage",
-        "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeSubnets",
-        "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeNetworkAcls",
-        "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "iam:PassRole",
-    }
-    assert required <= policy_actions, sorted(required - policy_actions)
+# ECS checks iam:PassRole when a task definition or service names roles; no code calls it.
+IMPLIED = {"iam:PassRole"}
+
+
+def test_every_granted_action_is_called_by_the_code(policy_actions):
+    called = {op.iam_action for op in awsops.scan_paths(SCANNED)}
+    unused = sorted(a for a in policy_actions - IMPLIED if not any(allowed(c, {a}) for c in called))
+    assert not unused, "granted in terraform/iam_controller.tf but never called under controller/ or cli/: " + ", ".join(unused)
+
+
+def test_policy_grants_exactly_the_called_actions(policy_actions):
+    called = {op.iam_action for op in awsops.scan_paths(SCANNED)}
+    assert policy_actions == called | IMPLIED
+
+
+def _conditions(statement: dict) -> dict[tuple[str, str], list[str]]:
+    cfg = tfconfig.load()
+    out = {}
+    for c in statement.get("condition", []):
+        variable = c["variable"].replace("${local.fleet_tag}", cfg.locals["fleet_tag"])
+        out[(c["test"], variable)] = c["values"]
+    return out
+
+
+FLEET = "${local.name}"
+SERVICES = "${local.fleet_services_arn}"
+TASK_DEFS = "${local.fleet_task_defs_arn}"
+
+
+def test_the_arn_locals_scope_this_cluster_and_this_fleets_families():
+    cfg = tfconfig.load()
+    assert cfg.locals["fleet_tag"] == FLEET_TAG
+    assert cfg.locals["fleet_services_arn"] == "${local.ecs_arn_prefix}:service/${aws_ecs_cluster.main.name}/*"
+    assert cfg.locals["fleet_task_defs_arn"] == "${local.ecs_arn_prefix}:task-definition/${local.name}-*:*"
+
+
+def test_service_writes_are_scoped_by_the_fleet_tag(policy_statements):
+    tag = FLEET_TAG
+    by_action: dict[str, list[dict]] = {}
+    for st in policy_statements:
+        assert st.get("effect", "Allow") == "Allow"
+        for action in st["actions"]:
+            by_action.setdefault(action, []).append(st)
+    # a new service must be created with this fleet's tag
+    (create,) = by_action["ecs:CreateService"]
+    assert create["resources"] == [SERVICES]
+    assert _conditions(create)[("StringEquals", f"aws:RequestTag/{tag}")] == [FLEET]
+    # updates and deletes only on services that carry it
+    for action in ("ecs:UpdateService", "ecs:DeleteService"):
+        (st,) = by_action[action]
+        assert st["resources"] == [SERVICES]
+        assert _conditions(st)[("StringEquals", f"aws:ResourceTag/{tag}")] == [FLEET]
+    # task definitions: this fleet's families, with this fleet's tag
+    (register,) = by_action["ecs:RegisterTaskDefinition"]
+    assert register["resources"] == [TASK_DEFS]
+    assert _conditions(register)[("StringEquals", f"aws:RequestTag/{tag}")] == [FLEET]
+    # tags: on create (with this fleet's tag), or fleetctl.io/* keys on services that are this
+    # fleet's or untagged (adoption), never another fleet's
+    for st in by_action["ecs:TagResource"] + by_action["ecs:UntagResource"]:
+        cond = _conditions(st)
+        assert "*" not in st["resources"]
+        if ("StringEquals", "ecs:CreateAction") in cond:
+            assert sorted(cond[("StringEquals", "ecs:CreateAction")]) == ["CreateService", "RegisterTaskDefinition"]
+            assert cond[("StringEquals", f"aws:RequestTag/{tag}")] == [FLEET]
+            assert sorted(st["resources"]) == sorted([SERVICES, TASK_DEFS])
+        else:
+            assert cond[("StringEqualsIfExists", f"aws:ResourceTag/{tag}")] == [FLEET]
+            assert cond[("StringEqualsIfExists", f"aws:RequestTag/{tag}")] == [FLEET]
+            assert cond[("ForAllValues:StringLike", "aws:TagKeys")] == ["fleetctl.io/*"]
+            assert sorted(st["resources"]) == sorted([SERVICES, "${aws_ecs_cluster.main.arn}"])
 
 
 def test_policy_is_least_privilege(policy_statements, policy_actions):
@@ -57,30 +112,30 @@ def test_policy_is_least_privilege(policy_statements, policy_actions):
         assert "*" not in action, f"wildcard action {action}"
         prefix, _, name = action.partition(":")
         assert prefix in set(awsops.IAM_PREFIX.values()) | {"iam"}, action
-        # Only read, deploy and task-stop verbs; nothing that creates infrastructure.
-        assert name.startswith(("Describe", "List", "Get", "Filter", "BatchGet", "Register", "Deregister",
-                                "CreateService", "UpdateService", "DeleteService", "TagResource",
-                                "StopTask", "PassRole")), action
+    writes = {"ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:RegisterTaskDefinition",
+              "ecs:TagResource", "ecs:UntagResource"}
     for statement in policy_statements:
-        assert statement.get("effect", "Allow") == "Allow"
         if statement["actions"] == ["iam:PassRole"]:
             assert statement["resources"] == ["${aws_iam_role.task_execution.arn}", "${aws_iam_role.task.arn}"]
             assert statement["condition"][0]["variable"] == "iam:PassedToService"
             assert statement["condition"][0]["values"] == ["ecs-tasks.amazonaws.com"]
-        # Mutating ECS actions are scoped to this cluster's ARNs (or carry a condition).
-        mutating = {"ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:StopTask"}
-        if mutating & set(statement["actions"]):
-            assert statement["resources"] != ["*"]
-            assert all("aws_ecs_cluster.main.name" in r for r in statement["resources"])
-        # Tagging: this cluster's services, and the task definitions of this fleet's
-        # families ("<fleet name>-<service>", tag-on-create of RegisterTaskDefinition).
-        if "ecs:TagResource" in statement["actions"]:
-            prefix = "${local.ecs_arn_prefix}:"
-            assert sorted(statement["resources"]) == [
-                prefix + "service/${aws_ecs_cluster.main.name}/*",
-                prefix + "task-definition/${local.name}-*:*",
-            ]
-            assert not {"ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService"} & set(statement["actions"])
+        if writes & set(statement["actions"]):
+            assert statement["resources"] != ["*"] and statement.get("condition"), statement["sid"]
+        if statement["resources"] == ["*"]:
+            # only reads that have no resource-level permissions
+            assert all(a.split(":")[1].startswith(("Describe", "List")) for a in statement["actions"]), statement["sid"]
+
+
+def test_controller_role_can_be_assumed_by_its_operator_task():
+    cfg = tfconfig.load()
+    doc = cfg.data["aws_iam_policy_document"]["controller_assume"]
+    (ecs_tasks,) = [s for s in doc["statement"] if s.get("principals", [{}])[0].get("type") == "Service"]
+    assert ecs_tasks["actions"] == ["sts:AssumeRole"]
+    assert ecs_tasks["principals"][0]["identifiers"] == ["ecs-tasks.amazonaws.com"]
+    assert ecs_tasks["condition"][0]["variable"] == "aws:SourceAccount"
+    role = cfg.resource("aws_iam_role.controller")
+    assert "count" not in role  # the role exists even when no other principal is trusted
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.controller_assume.json}"
 
 
 def test_task_definition_families_match_the_tagging_scope():
