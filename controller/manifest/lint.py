@@ -4,12 +4,13 @@ Each rule yields (path, message) with YAML (camelCase) path names; the loader ad
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from controller.manifest.effective import effective
 from controller.manifest.interpolate import UNRESOLVED_TF
 from controller.manifest.models import DIGEST, Fleet
-from controller.manifest.subjects import overlap
+from controller.manifest.subjects import Entry, first_conflicts
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str]
@@ -65,6 +66,9 @@ def _svc(i: int, *rest: str | int) -> Path:
     return ("spec", "services", i, *rest)
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _names(fleet: Fleet) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for i, svc in enumerate(fleet.spec.services):
@@ -78,7 +82,7 @@ def _images(fleet: Fleet) -> Iterator[Finding]:
     allow_tags = fleet.spec.allow_image_tags
     for i, svc in enumerate(fleet.spec.services):
         image = svc.image
-        if any(c.isspace() for c in image) or image.count("@") > 1:
+        if _SPACE.search(image) or image.count("@") > 1:
             yield _svc(i, "image"), f"malformed image reference {image!r}"
             continue
         repo, tag, digest = parse_image(image)
@@ -96,24 +100,23 @@ def _images(fleet: Fleet) -> Iterator[Finding]:
 
 
 def _subjects(fleet: Fleet) -> Iterator[Finding]:
-    owners: list[tuple[int, int, str, str | None, str]] = []
+    """Duplicates within a service; across services, each subject's earliest overlapping
+    subject of another service outside its queue group (one finding per subject)."""
+    entries: list[Entry] = []
     for i, svc in enumerate(fleet.spec.services):
         seen: set[str] = set()
         for j, sub in enumerate(svc.subjects):
             if sub.subject in seen:
                 yield _svc(i, "subjects", j), f"subject {sub.subject!r} listed twice"
             seen.add(sub.subject)
-            owners.append((i, j, svc.name, sub.queue, sub.subject))
-    for n, (i, j, name, queue, subject) in enumerate(owners):
-        for (i2, _j2, name2, queue2, subject2) in owners[:n]:
-            if i2 == i or not overlap(subject, subject2):
-                continue
-            if queue is not None and queue == queue2:
-                continue  # one queue group on purpose: messages are shared, not duplicated
-            yield _svc(i, "subjects", j), (
-                f"subject {subject!r} of {name!r} overlaps {subject2!r} of {name2!r}: both would receive the same "
-                "requests (give both the same queue group if that is intended)"
-            )
+            entries.append(Entry(len(entries), i, sub.queue, sub.subject, j))
+    services = fleet.spec.services
+    for e, other in first_conflicts(entries):
+        yield _svc(e.service, "subjects", e.payload), (
+            f"subject {e.subject!r} of {services[e.service].name!r} overlaps {other.subject!r} of "
+            f"{services[other.service].name!r}: both would receive the same requests (give both the same queue "
+            "group if that is intended)"
+        )
 
 
 def _dependencies(fleet: Fleet) -> Iterator[Finding]:

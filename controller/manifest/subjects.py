@@ -26,3 +26,146 @@ def matches(pattern: str, subject: str) -> bool:
         if i >= len(ts) or (t != "*" and t != ts[i]):
             return False
     return len(tp) == len(ts)
+
+
+# -- overlap between many subjects ---------------------------------------------------------------
+#
+# `first_conflicts` finds, for every subject entry, the earliest earlier entry of another
+# service that overlaps it and is not in the same queue group, in one pass over a trie of
+# subject tokens. Entries are inserted in order after being queried, so the trie only ever
+# holds earlier entries. Each trie node keeps a `_Firsts`: at most five of its earliest
+# entries, chosen so that the earliest conflict of any (service, queue) is among them. A `>`
+# in a query matches a whole subtree, answered from the subtree's own `_Firsts`; a `*` in a
+# query visits the sibling tokens at that level under the prefix matched so far.
+
+
+class Entry:
+    """One subject of one service, in manifest order (`index`)."""
+
+    __slots__ = ("index", "service", "queue", "subject", "payload", "key")
+
+    def __init__(self, index: int, service: object, queue: str | None, subject: str, payload: object = None) -> None:
+        self.index, self.service, self.queue, self.subject, self.payload = index, service, queue, subject, payload
+        # entries without a queue group never share one: each is its own key
+        self.key: object = queue if queue is not None else ("", index)
+
+    def conflicts(self, service: object, queue: str | None) -> bool:
+        return self.service != service and (queue is None or self.queue != queue)
+
+
+class _Firsts:
+    """The earliest entries of a set, pruned to the ones that can be someone's earliest conflict.
+
+    An entry conflicts with a query (s, q) unless it belongs to service s or to queue group q.
+    A later entry adds nothing when a kept one has its service and queue group, when two kept
+    ones of its queue group belong to two services, or two of its service to two queue groups;
+    and nothing at all once the kept entries cannot all be blocked by one service plus one
+    queue group. So at most five are kept.
+    """
+
+    __slots__ = ("kept", "full")
+
+    def __init__(self) -> None:
+        self.kept: list[Entry] = []
+        self.full = False
+
+    def add(self, e: Entry) -> None:
+        if self.full:
+            return
+        kept = self.kept
+        if not kept:
+            kept.append(e)
+            return
+        key_services: set[object] = set()
+        service_keys: set[object] = set()
+        for k in kept:
+            if k.key == e.key:
+                if k.service == e.service:
+                    return  # an earlier entry of the same service and queue group stands for it
+                key_services.add(k.service)
+            if k.service == e.service:
+                service_keys.add(k.key)
+        if len(key_services) >= 2 or len(service_keys) >= 2:
+            return  # every query this entry conflicts with, two kept earlier ones cover
+        kept.append(e)
+        nobody = object()
+        services = {k.service for k in kept}
+        services.add(nobody)
+        keys = {k.key for k in kept}
+        keys.add(nobody)
+        self.full = not any(all(k.service == sv or k.key == q for k in kept) for sv in services for q in keys)
+
+    def first_conflict(self, service: object, queue: str | None) -> Entry | None:
+        for e in self.kept:
+            if e.conflicts(service, queue):
+                return e
+        return None
+
+
+class _Node:
+    __slots__ = ("children", "here", "below")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.here: _Firsts | None = None    # entries whose subject ends at this node
+        self.below = _Firsts()              # entries whose subject goes on below this node
+
+
+class SubjectIndex:
+    """A trie of subject patterns answering "the earliest entry that conflicts with this one"."""
+
+    def __init__(self) -> None:
+        self.root = _Node()
+
+    def add(self, e: Entry) -> None:
+        node = self.root
+        for token in e.subject.split("."):
+            node.below.add(e)
+            node = node.children.setdefault(token, _Node())
+        if node.here is None:
+            node.here = _Firsts()
+        node.here.add(e)
+
+    def first_conflict(self, subject: str, service: object, queue: str | None) -> Entry | None:
+        best: list[Entry | None] = [None]
+
+        def offer(firsts: _Firsts | None) -> None:
+            if firsts is not None:
+                found = firsts.first_conflict(service, queue)
+                if found is not None and (best[0] is None or found.index < best[0].index):
+                    best[0] = found
+
+        tokens = subject.split(".")
+        stack: list[tuple[_Node, int]] = [(self.root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == len(tokens):
+                offer(node.here)
+                continue
+            token = tokens[i]
+            if token == ">":           # one or more tokens: everything below this node
+                offer(node.below)
+                continue
+            tail = node.children.get(">")
+            if tail is not None:       # a `>` pattern here takes the rest of the query
+                offer(tail.here)
+            if token == "*":
+                stack.extend((child, i + 1) for t, child in node.children.items() if t != ">")
+            else:
+                for t in (token, "*"):
+                    child = node.children.get(t)
+                    if child is not None:
+                        stack.append((child, i + 1))
+        return best[0]
+
+
+def first_conflicts(entries: list[Entry]) -> list[tuple[Entry, Entry]]:
+    """(entry, earliest earlier conflicting entry) for every entry that has one, in order."""
+    index = SubjectIndex()
+    out = []
+    for e in entries:
+        found = index.first_conflict(e.subject, e.service, e.queue)
+        if found is not None:
+            out.append((e, found))
+        index.add(e)
+    return out

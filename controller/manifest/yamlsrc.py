@@ -43,7 +43,44 @@ PyYAML composes nodes recursively: without a bound, a few hundred nested bracket
 RecursionError instead of an error message."""
 
 
-class _BoundedLoader(yaml.SafeLoader):
+try:
+    from yaml._yaml import CParser as _Parser  # libyaml's scanner and parser, ≈ 10× faster
+except ImportError:  # PyYAML built without libyaml
+    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class _SafeLoader(_Parser, yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """SafeLoader's composer, constructors and resolver over libyaml's events when PyYAML has
+    them (the same events, nodes and marks), with implicit tags resolved once per distinct
+    scalar: a fleet repeats the same keys and values thousands of times."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self._tags: dict[tuple[Any, Any], str] = {}
+
+    # the Python composer (the C one has its own get_single_node and no depth hook)
+    get_single_node = yaml.composer.Composer.get_single_node
+    compose_document = yaml.composer.Composer.compose_document
+    compose_node = yaml.composer.Composer.compose_node
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+class _BoundedLoader(_SafeLoader):
     """A SafeLoader that refuses documents nested deeper than MAX_DEPTH."""
 
     def __init__(self, stream: str) -> None:
@@ -123,7 +160,12 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, a
     return _construct(loader, node)
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if node.tag == _STR and isinstance(node, yaml.ScalarNode):
+        return node.value  # what SafeConstructor.construct_yaml_str returns, without its overhead
     try:
         return loader.construct_object(node, deep=True)
     except (ValueError, TypeError, OverflowError, AttributeError) as exc:  # e.g. `!!int abc`

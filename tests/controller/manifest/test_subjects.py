@@ -52,3 +52,45 @@ def test_overlap_has_a_witness(p, q):
         witness.append(y if x == "*" else x)
     s = ".".join("a" if t == "*" else t for t in witness)
     assert matches(p, s) and matches(q, s), (p, q, s)
+
+
+# -- many subjects at once: the trie agrees with checking every pair -------------------------
+from controller.manifest.subjects import Entry, first_conflicts  # noqa: E402
+
+entry_specs = st.lists(
+    st.tuples(st.integers(0, 4), st.sampled_from([None, None, "q1", "q2"]), patterns), max_size=30)
+
+
+def brute_force(entries: list[Entry]) -> list[tuple[int, int]]:
+    out = []
+    for e in entries:
+        for f in entries[:e.index]:
+            if f.service != e.service and overlap(e.subject, f.subject) and (e.queue is None or e.queue != f.queue):
+                out.append((e.index, f.index))
+                break
+    return out
+
+
+@given(entry_specs)
+def test_first_conflicts_match_checking_every_pair(specs):
+    entries = [Entry(n, svc, queue, subject) for n, (svc, queue, subject) in enumerate(specs)]
+    assert [(e.index, f.index) for e, f in first_conflicts(entries)] == brute_force(entries)
+
+
+def test_first_conflicts_examples():
+    entries = [Entry(0, "auth", None, "auth.issue"), Entry(1, "quest", None, "quest.>"),
+               Entry(2, "events", "events", "quest.*.publish"), Entry(3, "audit", None, ">"),
+               Entry(4, "h1", "health", "fleet.health"), Entry(5, "h2", "health", "fleet.health")]
+    found = {e.index: f.index for e, f in first_conflicts(entries)}
+    assert found == {2: 1, 3: 0, 4: 3, 5: 3}
+
+
+def test_first_conflicts_do_not_compare_every_pair():
+    import time
+
+    n = 5_000  # one queue group on one subject (no conflict) and one catch-all per service
+    entries = [Entry(i, i, "health", "fleet.health") for i in range(n)]
+    entries += [Entry(n + i, i, None, f"svc{i}.>") for i in range(n)]
+    t0 = time.perf_counter()
+    assert first_conflicts(entries) == []
+    assert time.perf_counter() - t0 < 20  # every pair: 5e7 comparisons
