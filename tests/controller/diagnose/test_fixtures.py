@@ -10,7 +10,7 @@ from controller.diagnose import CATEGORIES
 from controller.diagnose.offline import diagnose_files
 from tests.conftest import FIXTURES
 
-CASES = sorted(p for p in (FIXTURES / "diagnose").iterdir() if p.is_dir())
+CASES = sorted(p for p in (FIXTURES / "diagnose").iterdir() if (p / "expected.json").is_file())
 
 
 def test_every_category_has_a_fixture() -> None:
