@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from controller import normalize
+from controller import autoscaling, normalize
 from controller.aws import ecs
 from controller.aws.client import Aws
 from controller.conditions import is_ready
 from controller.errors import CloudError
 from controller.plan import (
     TASK_DEF_TAG,
+    ConfigureAutoscalingAction,
     CreateServiceAction,
     DeleteServiceAction,
     Plan,
     RegisterTaskDefinitionAction,
+    RemoveAutoscalingAction,
     ScaleServiceAction,
     ServicePlan,
     TagServiceAction,
@@ -120,6 +122,7 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
     `tag` is False (the caller writes them once the rollout holds).
     """
     registered: str | None = None
+    created_arn: str = ""
     target: str | None = None
     pending: dict[str, str] | None = None
     for action in sp.actions:
@@ -132,6 +135,7 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
                 params["taskDefinition"] = registered
             params["tags"] = [*params.get("tags", []), {"key": TASK_DEF_TAG, "value": family_revision(params["taskDefinition"])}]
             svc = await ecs.create_service(aws, params)
+            created_arn = svc.arn
             target = family_revision(svc.task_definition or params["taskDefinition"])
         elif isinstance(action, UpdateServiceAction):
             params = dict(action.input)
@@ -150,6 +154,10 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
                 pending = {"arn": action.arn, **tags}
         elif isinstance(action, DeleteServiceAction):
             await ecs.delete_service(aws, cluster, action.service)
+        elif isinstance(action, ConfigureAutoscalingAction):
+            await autoscaling.configure(aws, action.scaling, action.arn or created_arn)
+        elif isinstance(action, RemoveAutoscalingAction):
+            await autoscaling.remove(aws, action.resource_id, action.arn)
     return (family_revision(target) if target else None), pending
 
 

@@ -12,6 +12,7 @@ from typing import Any, Union
 import yaml
 
 from controller import normalize
+from controller.autoscaling import AUTOSCALING_TAG, resource_id
 from controller.render import FLEET_TAG, TD_HASH_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 
@@ -74,6 +75,32 @@ class ScaleServiceAction:
 
 
 @dataclass(frozen=True)
+class ConfigureAutoscalingAction:
+    """Register the scalable target and its policies (after the service exists), record the hash."""
+
+    service: str
+    arn: str | None          # None: the service is created by the same plan
+    scaling: Any             # controller.autoscaling.RenderedScaling
+
+    kind = "configure-autoscaling"
+
+    def summary(self) -> str:
+        return f"autoscaling {self.scaling.min}..{self.scaling.max}"
+
+
+@dataclass(frozen=True)
+class RemoveAutoscalingAction:
+    service: str
+    arn: str
+    resource_id: str
+
+    kind = "remove-autoscaling"
+
+    def summary(self) -> str:
+        return "remove autoscaling"
+
+
+@dataclass(frozen=True)
 class TagServiceAction:
     """Record what the service was given: fleet, spec hash, revision and the one before it.
 
@@ -116,7 +143,7 @@ class DeleteServiceAction:
 
 Action = Union[
     RegisterTaskDefinitionAction, CreateServiceAction, UpdateServiceAction,
-    ScaleServiceAction, TagServiceAction, DeleteServiceAction,
+    ScaleServiceAction, TagServiceAction, DeleteServiceAction, ConfigureAutoscalingAction, RemoveAutoscalingAction,
 ]
 
 
@@ -203,6 +230,7 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
             RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(None, desired_td),
                                          reuse_candidate=r.register_task_definition["family"]),
             CreateServiceAction(r.name, r.create_service, _diff(None, _service_view(r.create_service))),
+            *([ConfigureAutoscalingAction(r.name, None, r.autoscaling)] if r.autoscaling is not None else []),
         ]
 
     actions: list[Action] = []
@@ -224,8 +252,9 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     changes: dict[str, tuple[Any, Any]] = {}
     if td_changed:
         changes["taskDefinition"] = (family_revision(current.task_definition), r.register_task_definition["family"] + ":<new>")
-    if current.desired != want["desiredCount"]:
-        changes["desiredCount"] = (current.desired, want["desiredCount"])
+    want_count = r.autoscaling.clamp(current.desired) if r.autoscaling is not None else want["desiredCount"]
+    if current.desired != want_count:
+        changes["desiredCount"] = (current.desired, want_count)
     want_net = normalize.network(want.get("networkConfiguration"))
     if want_net is not None and normalize.network(current.network) != want_net:
         changes["networkConfiguration"] = (normalize.network(current.network), want_net)
@@ -234,11 +263,11 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
         changes["deploymentConfiguration"] = (normalize.deployment_configuration(current.deployment_configuration), want_dep)
 
     if set(changes) == {"desiredCount"}:
-        actions.append(ScaleServiceAction(r.name, current.desired, want["desiredCount"]))
+        actions.append(ScaleServiceAction(r.name, current.desired, want_count))
     elif changes:
         update = {"cluster": want["cluster"], "service": want["service"]}
         for key in changes:
-            update[key] = want[key]
+            update[key] = want_count if key == "desiredCount" else want[key]
         actions.append(UpdateServiceAction(r.name, changes, update, uses_new_task_definition=td_changed))
 
     live = family_revision(current.task_definition)
@@ -249,6 +278,11 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     tag = TagServiceAction(r.name, current.arn, r.td_hash, None if td_changed else live, previous)
     if td_changed or any(current.tags.get(k) != v for k, v in tag.tags(fleet_name, None).items()):
         actions.append(tag)
+    recorded_scaling = current.tags.get(AUTOSCALING_TAG)
+    if r.autoscaling is not None and recorded_scaling != r.autoscaling.hash:
+        actions.append(ConfigureAutoscalingAction(r.name, current.arn, r.autoscaling))
+    elif r.autoscaling is None and recorded_scaling is not None:
+        actions.append(RemoveAutoscalingAction(r.name, current.arn, resource_id(observed.cluster, r.name)))
     return actions
 
 

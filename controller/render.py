@@ -27,6 +27,7 @@ class RenderedService:
     update_service: dict[str, Any]
     spec_hash: str   # task definition and service settings
     td_hash: str     # task definition alone
+    autoscaling: Any = None   # controller.autoscaling.RenderedScaling when the service autoscales
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class RenderedService:
             "registerTaskDefinition": self.register_task_definition,
             "createService": self.create_service,
             "updateService": self.update_service,
+            **({"autoscaling": self.autoscaling.as_dict()} if self.autoscaling is not None else {}),
         }
 
 
@@ -171,7 +173,13 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
     svc = effective(fleet, spec)
     td = task_definition(fleet, svc)
     settings = _service_settings(fleet, svc)
-    digest = spec_hash(td, settings)
+    scaling = None
+    if spec.autoscaling is not None:
+        from controller.autoscaling import render_scaling
+
+        scaling = render_scaling(fleet.spec.target.cluster, svc.name, spec.autoscaling)
+        settings["desiredCount"] = spec.autoscaling.min  # at creation; then autoscaling moves it within [min, max]
+    digest = spec_hash(td, {**settings, **({"autoscaling": scaling.hash} if scaling else {})})
     td_digest = content_hash(td)
     create: dict[str, Any] = {
         "cluster": fleet.spec.target.cluster,
@@ -192,7 +200,7 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
         "taskDefinition": td["family"],
         **settings,
     }
-    return RenderedService(svc.name, td, create, update, digest, td_digest)
+    return RenderedService(svc.name, td, create, update, digest, td_digest, scaling)
 
 
 def render(fleet: Fleet, only: str | None = None) -> list[RenderedService]:

@@ -244,6 +244,53 @@ def _subject_item(value: Any) -> Any:
     return {"subject": value} if isinstance(value, str) else value
 
 
+class CustomMetricSpec(Model):
+    namespace: str = Field(min_length=1, description="CloudWatch namespace, e.g. Gaming/Queues")
+    metric_name: str = Field(min_length=1)
+    statistic: Literal["Average", "Minimum", "Maximum", "SampleCount", "Sum"] = "Average"
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    unit: str | None = None
+
+
+class TargetTrackingSpec(Model):
+    """One target-tracking policy: keep `metric` near `target` (percent for cpu/memory)."""
+
+    metric: Literal["cpu", "memory", "custom"]
+    target: float = Field(gt=0, description="target value: percent for cpu/memory, the metric's unit for custom")
+    custom: CustomMetricSpec | None = Field(None, description="the CloudWatch metric, with metric: custom")
+    scale_in_cooldown: int = Field(300, ge=0, le=3600, description="seconds")
+    scale_out_cooldown: int = Field(60, ge=0, le=3600, description="seconds")
+    disable_scale_in: bool = False
+
+    @model_validator(mode="after")
+    def _custom(self) -> "TargetTrackingSpec":
+        if (self.metric == "custom") != (self.custom is not None):
+            raise ValueError("custom: required with metric: custom, and only then")
+        if self.metric != "custom" and self.target > 100:
+            raise ValueError(f"target: {self.metric} utilisation is a percentage (at most 100)")
+        return self
+
+
+class AutoscalingSpec(Model):
+    """ECS Application Auto Scaling instead of a fixed desiredCount: fleetctl registers the
+    scalable target and its target-tracking policies; plan and drift leave the count alone
+    within [min, max] and bring it back inside when it is outside."""
+
+    min: int = Field(ge=0, le=1000)
+    max: int = Field(ge=1, le=1000)
+    target_tracking: list[TargetTrackingSpec] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "AutoscalingSpec":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        names = [t.metric if t.custom is None else f"custom:{t.custom.namespace}/{t.custom.metric_name}"
+                 for t in self.target_tracking]
+        if len(set(names)) != len(names):
+            raise ValueError("targetTracking: one policy per metric")
+        return self
+
+
 class ServiceSpec(Overridable):
     name: str = Field(pattern=SERVICE_NAME, description="ECS service and container name")
     image: str = Field(min_length=1, description="repository@sha256:<digest>; repository:tag only with spec.allowImageTags")
@@ -259,6 +306,13 @@ class ServiceSpec(Overridable):
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
     health_check: HealthCheckSetting = None
     docker_labels: dict[str, str] = Field(default_factory=dict, description="container dockerLabels")
+    autoscaling: AutoscalingSpec | None = Field(None, description="Application Auto Scaling instead of desiredCount")
+
+    @model_validator(mode="after")
+    def _count_or_autoscaling(self) -> "ServiceSpec":
+        if self.autoscaling is not None and "desired_count" in self.model_fields_set:
+            raise ValueError("desiredCount: not with autoscaling (autoscaling.min..max decides the count)")
+        return self
 
     @field_validator("secrets")
     @classmethod

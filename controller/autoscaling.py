@@ -1,0 +1,104 @@
+"""Autoscaling of a service: the Application Auto Scaling inputs (pure) and how they are applied.
+
+A service with `autoscaling` gets one scalable target (`ecs:service:DesiredCount`, min/max)
+and a target-tracking policy per metric, named `fleetctl-<metric>`. What was configured is
+recorded as a content hash in the service tag `fleetctl.io/autoscaling`, so a no-op pass reads
+nothing from Application Auto Scaling: a changed hash (or a missing tag) reconfigures, a tag
+without `autoscaling` in the manifest removes the target and fleetctl's policies.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from controller.manifest.models import AutoscalingSpec, TargetTrackingSpec
+
+AUTOSCALING_TAG = "fleetctl.io/autoscaling"
+POLICY_PREFIX = "fleetctl-"
+NAMESPACE = "ecs"
+DIMENSION = "ecs:service:DesiredCount"
+_PREDEFINED = {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization"}
+
+
+@dataclass(frozen=True)
+class RenderedScaling:
+    min: int
+    max: int
+    resource_id: str
+    register_scalable_target: dict[str, Any]
+    put_scaling_policies: tuple[dict[str, Any], ...]
+    hash: str
+
+    def clamp(self, count: int) -> int:
+        """The count plan wants: the live one when inside [min, max], else the nearest bound."""
+        return min(max(count, self.min), self.max)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"registerScalableTarget": self.register_scalable_target,
+                "putScalingPolicy": list(self.put_scaling_policies)}
+
+
+def resource_id(cluster: str, service: str) -> str:
+    return f"service/{cluster.rsplit('/', 1)[-1]}/{service}"
+
+
+def policy_name(t: TargetTrackingSpec) -> str:
+    if t.custom is None:
+        return POLICY_PREFIX + t.metric
+    return POLICY_PREFIX + "custom-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{t.custom.namespace}-{t.custom.metric_name}")
+
+
+def _policy(rid: str, t: TargetTrackingSpec) -> dict[str, Any]:
+    config: dict[str, Any] = {"TargetValue": float(t.target), "ScaleInCooldown": t.scale_in_cooldown,
+                              "ScaleOutCooldown": t.scale_out_cooldown, "DisableScaleIn": t.disable_scale_in}
+    if t.custom is None:
+        config["PredefinedMetricSpecification"] = {"PredefinedMetricType": _PREDEFINED[t.metric]}
+    else:
+        metric: dict[str, Any] = {
+            "MetricName": t.custom.metric_name, "Namespace": t.custom.namespace, "Statistic": t.custom.statistic,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(t.custom.dimensions.items())],
+        }
+        if t.custom.unit:
+            metric["Unit"] = t.custom.unit
+        config["CustomizedMetricSpecification"] = metric
+    return {"PolicyName": policy_name(t), "ServiceNamespace": NAMESPACE, "ResourceId": rid,
+            "ScalableDimension": DIMENSION, "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": config}
+
+
+def render_scaling(cluster: str, service: str, spec: AutoscalingSpec) -> RenderedScaling:
+    from controller.render import content_hash
+
+    rid = resource_id(cluster, service)
+    target = {"ServiceNamespace": NAMESPACE, "ResourceId": rid, "ScalableDimension": DIMENSION,
+              "MinCapacity": spec.min, "MaxCapacity": spec.max}
+    policies = tuple(_policy(rid, t) for t in spec.target_tracking)
+    return RenderedScaling(spec.min, spec.max, rid, target, policies,
+                           content_hash({"target": target, "policies": list(policies)}))
+
+
+async def configure(aws: Any, scaling: RenderedScaling, arn: str) -> None:
+    """Register the target, upsert the policies, drop fleetctl's stale ones, then record the hash."""
+    from controller.aws import autoscaling as aas, ecs
+
+    await aas.register_scalable_target(aws, scaling.register_scalable_target)
+    existing = await aas.policy_names(aws, scaling.resource_id)
+    for policy in scaling.put_scaling_policies:
+        await aas.put_scaling_policy(aws, policy)
+    wanted = {p["PolicyName"] for p in scaling.put_scaling_policies}
+    for name in existing:
+        if name.startswith(POLICY_PREFIX) and name not in wanted:
+            await aas.delete_scaling_policy(aws, scaling.resource_id, name)
+    await ecs.tag_resource(aws, arn, {AUTOSCALING_TAG: scaling.hash})
+
+
+async def remove(aws: Any, rid: str, arn: str) -> None:
+    """Remove fleetctl's policies and the scalable target; the count stays where it is."""
+    from controller.aws import autoscaling as aas, ecs
+
+    for name in await aas.policy_names(aws, rid):
+        if name.startswith(POLICY_PREFIX):
+            await aas.delete_scaling_policy(aws, rid, name)
+    await aas.deregister_scalable_target(aws, rid)
+    await ecs.untag_resource(aws, arn, [AUTOSCALING_TAG])
