@@ -195,6 +195,26 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
+    # services with `autoscaling`: their scalable target and fleetctl-* target-tracking
+    # policies (scalable-target ARNs carry a random id, so the account's targets are the scope)
+    sid = "AutoscaleFleetServices"
+    actions = [
+      "application-autoscaling:DeleteScalingPolicy",
+      "application-autoscaling:DeregisterScalableTarget",
+      "application-autoscaling:PutScalingPolicy",
+      "application-autoscaling:RegisterScalableTarget",
+    ]
+    resources = ["arn:${local.partition}:application-autoscaling:${var.region}:${local.account_id}:scalable-target/*"]
+  }
+
+  statement {
+    # no resource-level permissions for this read
+    sid       = "ReadScalingPolicies"
+    actions   = ["application-autoscaling:DescribeScalingPolicies"]
+    resources = ["*"]
+  }
+
+  statement {
     # diagnose's network checks: EC2 Describe* has no resource-level scoping
     sid = "InspectNetwork"
     actions = [

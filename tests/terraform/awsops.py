@@ -29,7 +29,7 @@ from typing import Iterable
 import botocore.session
 from botocore import xform_name
 
-CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts")
+CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts", "application-autoscaling")
 
 IAM_PREFIX = {
     "ecs": "ecs",
@@ -40,6 +40,7 @@ IAM_PREFIX = {
     "secretsmanager": "secretsmanager",
     "ssm": "ssm",
     "sts": "sts",
+    "application-autoscaling": "application-autoscaling",
 }
 
 _CLIENT_NAME = re.compile(r"^_*(?P<svc>[a-z0-9]+?)(_client)?$")
