@@ -31,13 +31,30 @@ def pct(a: int, n: int) -> str:
     return f"{100.0 * a / n:.1f}%" if n else "–"
 
 
-def speed(cases, n: int) -> tuple[float, int]:
+def speed(cases, n: int) -> dict:
+    """Wall and CPU time for n stopped tasks drawn from the corpus (each a distinct TaskEvidence, the
+    decision cache empty at the start), and the cold cost of one decision with and without a log."""
+    classify_module = sys.modules["controller.diagnose.classify"]
+
     evidence = [cases[i % len(cases)].evidence(task_id=f"t{i:05d}") for i in range(n)]
+    classify_module._CACHE.clear()
     parse_reason.cache_clear()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for ev in evidence:
         classify(ev)
-    return time.perf_counter() - start, sum(1 for ev in evidence if ev.log)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    cold = {}
+    for label, sel in (("no_log", [c for c in cases if not c.log]), ("log", [c for c in cases if c.log])):
+        start = time.process_time()
+        for _ in range(3):
+            classify_module._CACHE.clear()
+            parse_reason.cache_clear()
+            for c in sel:
+                classify(c.evidence())
+        cold[label] = (time.process_time() - start) / 3 / max(1, len(sel))
+    distinct = len({(c.stop_code, c.reason, c.container_reason, c.exit_code, c.log) for c in cases})
+    return {"tasks": n, "with_log": sum(1 for ev in evidence if ev.log), "distinct_failures": min(distinct, n),
+            "wall_s": wall, "cpu_s": cpu, "cold_ms_no_log": cold["no_log"] * 1000, "cold_ms_log": cold["log"] * 1000}
 
 
 def main() -> int:
@@ -50,7 +67,8 @@ def main() -> int:
 
     cases = load_corpus(args.corpus)
     report = evaluate(cases)
-    seconds, with_log = speed(cases, args.tasks)
+    sp = speed(cases, args.tasks)
+    seconds = sp["wall_s"]
 
     if args.json:
         out = {
@@ -59,7 +77,7 @@ def main() -> int:
             "splits": {k: {"n": t.n, "category": t.category_rate, "fix": t.fix_rate} for k, t in report.by_split.items()},
             "categories": {k: {"n": t.n, "category": t.category_rate, "fix": t.fix_rate}
                            for k, t in report.by_category.items()},
-            "speed": {"tasks": args.tasks, "with_log": with_log, "seconds": seconds},
+            "speed": sp,
         }
         print(json.dumps(out, indent=2))
     else:
@@ -80,8 +98,11 @@ def main() -> int:
             if t:
                 print(f"| {split} slice | {t.n} | {pct(t.category, t.n)} | {pct(t.fix, t.n)} |")
         print()
-        print(f"speed: {args.tasks} stopped tasks ({with_log} with a log tail) classified in {seconds:.3f} s "
+        print(f"speed: {sp['tasks']} stopped tasks ({sp['with_log']} with a log tail, {sp['distinct_failures']} distinct "
+              f"failures) classified in {sp['wall_s']:.3f} s wall, {sp['cpu_s']:.3f} s CPU "
               f"({'ok' if seconds < 2 else 'SLOW'}; target < 2 s)")
+        print(f"cold decision (nothing cached): {sp['cold_ms_no_log']:.2f} ms CPU without a log, "
+              f"{sp['cold_ms_log']:.2f} ms CPU with a log tail")
     if args.misses != "none":
         for case, result in report.overall.misses:
             if args.misses != "all" and case.split != args.misses:

@@ -50,7 +50,7 @@ def _probe_auth(creds: Optional[Path], user: Optional[str], password: Optional[s
     return ProbeAuth(creds_file=creds, user=user, password=password)
 
 
-def _render_findings(findings: list[Any], checks: list[Any] | None = None) -> None:
+def _render_findings(findings: list[Any], checks: list[Any] | None = None, explain: bool = False) -> None:
     if not findings:
         typer.echo("no stopped tasks or deployment failures to explain")
         return
@@ -64,6 +64,9 @@ def _render_findings(findings: list[Any], checks: list[Any] | None = None) -> No
         typer.echo(f"  fix: {f.hint}")
         for line in f.evidence:
             typer.echo(f"  > {line}")
+        if explain:
+            for line in getattr(f, "explain", []):
+                typer.echo(f"  why: {line}")
         for c in f.checks:
             mark = {True: "ok", False: "FAIL", None: "??"}[c.ok]
             typer.echo(f"  check {c.name}: {mark}: {c.detail}")
@@ -86,6 +89,8 @@ def register(app: typer.Typer) -> None:
         creds: CredsOpt = None,
         user: UserOpt = None,
         password: PasswordOpt = None,
+        explain: Annotated[bool, typer.Option("--explain", help="show which evidence decided each finding "
+                                                                "(JSON always has `explain`)")] = False,
         output_format: OutputOpt = TextOrJson.text,
     ) -> None:
         """Explain why tasks stopped: a category, a fix and the evidence for each failure.
@@ -120,7 +125,7 @@ def register(app: typer.Typer) -> None:
         if output_format is TextOrJson.json:
             output.emit_json(body)
         else:
-            _render_findings(findings, checks)
+            _render_findings(findings, checks, explain)
         raise typer.Exit(output.EXIT_FOUND if has_problems(findings) else output.EXIT_OK)
 
     @app.command()

@@ -118,10 +118,17 @@ def _match_platform(rule: Rule, ev: TaskEvidence, reasons: list[tuple[str, Reaso
                     ) -> tuple[list[str], dict[str, str], list[str]] | None:
     if rule.log is not None or rule.structured:
         return None
+    codes, phases = rule.stop_codes, rule.phases  # type: ignore[attr-defined]
+    if codes is not None and ev.stop_code not in codes:
+        return None
+    if rule.exit_codes is not None and ev.exit_code not in rule.exit_codes:
+        return None
+    if phases is not None and not any(parsed.phase in phases for _, parsed in reasons):
+        return None
     values: dict[str, str] = {}
     evidence: list[str] = []
     why: list[str] = []
-    stop_code = rule.rx("stop_code")
+    stop_code = rule.rx_stop_code
     if stop_code is not None:
         if not stop_code.fullmatch(ev.stop_code or ""):
             return None
@@ -130,7 +137,7 @@ def _match_platform(rule: Rule, ev: TaskEvidence, reasons: list[tuple[str, Reaso
         if ev.exit_code not in rule.exit_codes:
             return None
         why.append(f"exit code {ev.exit_code}")
-    phase, reason_rx = rule.rx("phase"), rule.rx("reason")
+    phase, reason_rx = rule.rx_phase, rule.rx_reason
     if phase is not None or reason_rx is not None:
         for label, parsed in reasons:
             if phase is not None and not phase.fullmatch(parsed.phase):
@@ -158,17 +165,17 @@ def _match_record(rule: Rule, rec: Record) -> re.Match[str] | bool | None:
         if exc is None:
             return None
         found: re.Match[str] | bool = True
-        t = rule.rx("exc")
+        t = rule.rx_exc
         if t is not None and not (t.fullmatch(exc.name) or t.fullmatch(exc.type)):
             return None
-        o = rule.rx("origin")
+        o = rule.rx_origin
         if o is not None and not (o.match(exc.module) or o.match(exc.origin)
                                   or any(o.match(f.module) for f in exc.frames)):
             return None
-        c = rule.rx("code")
+        c = rule.rx_code
         if c is not None and not any(c.search(f.source) for f in exc.frames if f.source):
             return None
-        mrx = rule.rx("msg")
+        mrx = rule.rx_msg
         if mrx is not None:
             m = mrx.search(exc.message)
             if m is None:
@@ -176,16 +183,22 @@ def _match_record(rule: Rule, rec: Record) -> re.Match[str] | bool | None:
             found = m
         if rule.when is not None and not _WHEN[rule.when](exc, found):
             return None
-        lrx = rule.rx("log")
+        lrx = rule.rx_log
         if lrx is not None:
             m = lrx.search(rec.text)
             if m is None:
                 return None
             found = m
         return found
-    lrx = rule.rx("log")
+    lrx = rule.rx_log
     if lrx is None:
         return None
+    pre = rule.prefilter  # type: ignore[attr-defined]
+    if pre is not None:
+        words, ignore_case = pre
+        text = rec.text.lower() if ignore_case else rec.text
+        if not any(w in text for w in words):
+            return None
     return lrx.search(rec.text)
 
 
@@ -329,17 +342,20 @@ def _decide(rules: tuple[Rule, ...], stop_code: str | None, stopped_reason: str 
     records = parse_log(log) if log else []
     best: tuple[int, int, int, Rule, Record, Any] | None = None  # (weight, record, order, rule, record, match)
     if records:
-        for order, rule in enumerate(rules):
-            if rule.stage is not Stage.LOG:
-                continue
+        # by weight, then table order: the first weight that matches anything decides; within it the
+        # earliest record, then the earlier rule
+        best_index = len(records)
+        best_weight = None
+        for weight, order, rule in _log_rules(rules):
+            if best_weight is not None and weight > best_weight:
+                break
             for rec in records:
-                if best is not None and (rule.weight, rec.index) > best[:2]:
+                if rec.index >= best_index:
                     break
                 hit = _match_record(rule, rec)
                 if hit:
-                    key = (rule.weight, rec.index, order)
-                    if best is None or key < best[:3]:
-                        best = (rule.weight, rec.index, order, rule, rec, hit)
+                    best_index, best_weight = rec.index, weight
+                    best = (weight, rec.index, order, rule, rec, hit)
                     break
     if best is not None:
         weight, _, _, rule, rec, hit = best
@@ -369,6 +385,18 @@ def _decide(rules: tuple[Rule, ...], stop_code: str | None, stopped_reason: str 
                 why.append("no log" if log is None else f"the log ({len(records)} records) names no cause")
                 return _Decision(rule, tuple(evidence), found, tuple(why), len(records))
     raise AssertionError("the last rule matches every task")
+
+
+_LOG_RULES: dict[int, list[tuple[int, int, Rule]]] = {}
+
+
+def _log_rules(rules: tuple[Rule, ...]) -> list[tuple[int, int, Rule]]:
+    found = _LOG_RULES.get(id(rules))
+    if found is None:
+        found = sorted((r.weight, i, r) for i, r in enumerate(rules) if r.stage is Stage.LOG)  # type: ignore[misc]
+        if rules is RULES:
+            _LOG_RULES[id(rules)] = found
+    return found
 
 
 _CACHE: dict[tuple[Any, ...], _Decision] = {}

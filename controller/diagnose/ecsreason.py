@@ -102,7 +102,7 @@ def parse_reason(raw: str | None) -> Reason | None:
         return None
     raw = raw.strip()
     truncated = len(raw) >= ECS_REASON_LIMIT - 5 or raw.endswith(("...", "…"))
-    text = _NOISE.sub("", raw).replace('\\"', '"')
+    text = _NOISE.sub("", raw.replace('\\"', '"'))
     text = re.sub(r"\s+", " ", text).strip()
     errors = tuple(dict.fromkeys(m.group(1) for m in _ERROR_NAME.finditer(raw)
                                  if not m.group(1).startswith(("Get", "Head"))))
@@ -122,7 +122,7 @@ def parse_reason(raw: str | None) -> Reason | None:
             c = f"{clauses[i - 1]}: {c}"
         leaf = c
         break
-    m = re.search(r'exec: "[^"]*": [^:]+', text)
+    m = re.search(r'exec: "[^"]*": [^:"]+', text)
     if m:
         leaf = m.group(0)
     return Reason(raw, text, errors, phase, _runtime(raw), leaf, truncated)

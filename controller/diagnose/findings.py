@@ -25,6 +25,7 @@ class Finding:
     last_seen: datetime | None = None
     services: list[str] = field(default_factory=list)     # for a fleet-level finding
     checks: list[Any] = field(default_factory=list)       # network checks (NetCheck) run for it
+    explain: list[str] = field(default_factory=list)      # which evidence decided (rule, parsed reason, exception)
 
     @property
     def scope(self) -> str:
@@ -56,6 +57,8 @@ class Finding:
             out["services"] = self.services
         if self.checks:
             out["checks"] = [c.as_dict() for c in self.checks]
+        if self.explain:
+            out["explain"] = self.explain
         return out
 
 
@@ -71,7 +74,8 @@ def group(classified: Iterable[tuple[TaskEvidence, Classification]]) -> list[Fin
         service = ev.service or "?"
         key = (service, c.rule.id, c.hint)
         if key not in by_key:
-            by_key[key] = Finding(service, c.category, c.rule.id, c.severity, c.summary, c.hint, list(c.evidence))
+            by_key[key] = Finding(service, c.category, c.rule.id, c.severity, c.summary, c.hint, list(c.evidence),
+                                  explain=list(c.explain))
         by_key[key].add(ev)
     findings = list(by_key.values())
 
@@ -87,7 +91,7 @@ def group(classified: Iterable[tuple[TaskEvidence, Classification]]) -> list[Fin
         first = members[0]
         shared = Finding(FLEET, first.category, first.rule, first.severity,
                          f"{len(services)} services: {first.summary}", first.hint.replace(first.service, "each service"),
-                         list(first.evidence), services=services)
+                         list(first.evidence), services=services, explain=list(first.explain))
         for m in members:
             for arn in m.tasks:
                 shared.tasks.append(arn)

@@ -55,6 +55,37 @@ CATEGORIES = (
 NATS_CATEGORIES = frozenset({"nats_unreachable", "nats_auth", "nats_dns", "nats_tls"})
 
 
+def literals(pattern: str) -> tuple[tuple[str, ...], bool] | None:
+    """Strings one of which must occur in any text the pattern matches (a cheap pre-check), with
+    whether to compare case-insensitively; None when some alternative has no literal of 3+ characters."""
+    try:
+        from re import _parser as sre  # type: ignore[attr-defined]
+    except ImportError:  # Python < 3.11
+        import sre_parse as sre  # type: ignore[no-redef]
+    try:
+        tree = sre.parse(pattern, re.S)
+    except re.error:
+        return None
+    ignore_case = bool(tree.state.flags & re.I)
+    items = list(tree)
+    while len(items) == 1 and items[0][0] is sre.SUBPATTERN and not items[0][1][1] and not items[0][1][2]:
+        items = list(items[0][1][3])
+    branches = items[0][1][1] if len(items) == 1 and items[0][0] is sre.BRANCH else [items]
+    found = []
+    for branch in branches:
+        best, run = "", ""
+        for op, av in branch:
+            if op is sre.LITERAL:
+                run += chr(av)
+                best = max(best, run, key=len)
+            else:
+                run = ""
+        if len(best) < 3:
+            return None
+        found.append(best.lower() if ignore_case else best)
+    return tuple(found), ignore_case
+
+
 class Stage(enum.IntEnum):
     PLATFORM = 1
     LOG = 2
@@ -98,8 +129,16 @@ class Rule:
             if pattern is not None:
                 compiled[name] = re.compile(pattern, re.S)
         object.__setattr__(self, "_compiled", compiled)
+        for name in ("stop_code", "reason", "log", "phase", "exc", "origin", "msg", "code"):
+            object.__setattr__(self, f"rx_{name}", compiled.get(name))
         object.__setattr__(self, "structured",
                            any(getattr(self, n) is not None for n in ("exc", "origin", "msg", "code", "when")))
+        object.__setattr__(self, "prefilter", literals(self.log) if self.log is not None else None)
+        simple = re.compile(r"\w+(?:\|\w+)*")
+        object.__setattr__(self, "phases", frozenset(self.phase.split("|"))
+                           if self.phase is not None and simple.fullmatch(self.phase) else None)
+        object.__setattr__(self, "stop_codes", frozenset(self.stop_code.split("|"))
+                           if self.stop_code is not None and simple.fullmatch(self.stop_code) else None)
 
     def rx(self, name: str) -> re.Pattern[str] | None:
         return self._compiled.get(name)  # type: ignore[attr-defined, no-any-return]

@@ -33,7 +33,7 @@ _EXC_LINE = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exc
                        r"|timeout|StopIteration|Iteration|Skew|Mismatch)?)(?::(?: (?P<msg>.*))?)?$")
 _BOX = re.compile(r"^(\s*)(?:\| ?|\+[-+]+[ -]*(?:\d+|\.\.\.)?[ -]*(?:-+)?\s*$|\+ ?)")
 _PREFIX = re.compile(  # `aws logs tail`/docker prefixes: timestamp [stream]
-    r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?\s+(?:[\w./-]+/[\w-]{8,}\s+)?)")
+    r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)? (?:[\w./-]+/[\w-]{8,} )?)")
 _LEVEL_PREFIX = re.compile(r"^(?:\[?(?:ERROR|CRITICAL|FATAL|WARNING|WARN|INFO|DEBUG|error|critical|fatal)\]?[:\s]"
                            r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d)")
 _CARETS = re.compile(r"[\s^~]+")
@@ -202,7 +202,7 @@ class _Parser:
         self.records.append(Record(len(self.records), text if len(text) < 4000 else message, fields=fields))
         if exc_text:
             sub = events_to_lines([exc_text])
-            if not any(_TRACEBACK.match(s.strip()) for s in sub):
+            if not any(_TRACEBACK.match(s.strip()) or _GROUP_TRACEBACK.match(s.strip()) for s in sub):
                 # a bare "Type: message" (structlog's format_exc_info off, or exception=str(e))
                 m = _EXC_LINE.match(sub[-1].strip()) if sub else None
                 if m and m.group("msg") is not None:
