@@ -130,9 +130,22 @@ def _duration(text: str) -> float:
 
 
 DurationOpt = Annotated[str, typer.Option(help="duration, e.g. 30s, 10m")]
+AdoptOpt = Annotated[Optional[list[str]], typer.Option(
+    "--adopt", metavar="SERVICE",
+    help="take over SERVICE although it is untagged or tagged as another fleet's (repeatable)")]
 
 
-def _dry_run(manifest: Path, tf_outputs: Optional[Path], prune: bool, output_format: TextOrJson, view: str) -> None:
+def _fail_conflicts(exc: FleetError) -> None:
+    from controller.plan import OwnershipError
+
+    if isinstance(exc, OwnershipError):
+        for c in exc.conflicts:
+            output.error_line(c.message())
+        raise typer.Exit(output.EXIT_USAGE)
+
+
+def _dry_run(manifest: Path, tf_outputs: Optional[Path], prune: bool, output_format: TextOrJson, view: str,
+             adopt: Optional[list[str]] = None) -> None:
     import asyncio
 
     from cli import views
@@ -142,7 +155,7 @@ def _dry_run(manifest: Path, tf_outputs: Optional[Path], prune: bool, output_for
     async def run():
         loaded = load_for_aws(manifest, tf_outputs, start_sandbox=False)
         async with aws_for(loaded) as aws:
-            return await reconcile_plan(aws, loaded.fleet, prune=prune)
+            return await reconcile_plan(aws, loaded.fleet, prune=prune, adopt=frozenset(adopt or ()))
 
     try:
         rec = asyncio.run(run())
@@ -163,9 +176,10 @@ def plan(
     tf_outputs: TfOutputsOpt = None,
     prune: Annotated[bool, typer.Option("--prune", help="also plan deleting owned services the manifest no longer lists")] = False,
     output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+    adopt: AdoptOpt = None,
 ) -> None:
     """Reconcile dry run: the actions apply would take. Exit 0 in sync, 1 changes pending, 2 error."""
-    _dry_run(manifest, tf_outputs, prune, output_format, "table")
+    _dry_run(manifest, tf_outputs, prune, output_format, "table", adopt)
 
 
 @app.command()
@@ -174,9 +188,10 @@ def diff(
     tf_outputs: TfOutputsOpt = None,
     prune: Annotated[bool, typer.Option("--prune", help="also show deleting owned services the manifest no longer lists")] = False,
     output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+    adopt: AdoptOpt = None,
 ) -> None:
     """Unified diff of live vs manifest task/service definitions. Exit 0 in sync, 1 differences, 2 error."""
-    _dry_run(manifest, tf_outputs, prune, output_format, "diff")
+    _dry_run(manifest, tf_outputs, prune, output_format, "diff", adopt)
 
 
 @app.command()
@@ -189,6 +204,7 @@ def apply(
     overall_timeout: Annotated[str, typer.Option("--overall-timeout", help="bound on the whole apply")] = "30m",
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="stop at the first failed service")] = False,
     output_format: Annotated[TextOrJson, typer.Option("-o", "--output", help="output format")] = TextOrJson.text,
+    adopt: AdoptOpt = None,
 ) -> None:
     """Drive ECS to the manifest and wait for the rollouts. Exit 0 all Ready, 1 a service failed, 2 error."""
     import asyncio
@@ -204,7 +220,8 @@ def apply(
         loaded = load_for_aws(manifest, tf_outputs, start_sandbox=True)
         fleet = loaded.fleet
         async with aws_for(loaded) as aws:
-            rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False)
+            rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False,
+                                       adopt=frozenset(adopt or ()))
             if rec.plan.is_empty:
                 output.info(f"in sync: nothing to do for {len(rec.rendered)} services")
             options = ApplyOptions(wait=wait, timeout=per_service, overall_timeout=overall, fail_fast=fail_fast,
@@ -219,6 +236,7 @@ def apply(
     try:
         rec, result = asyncio.run(run())
     except FleetError as exc:
+        _fail_conflicts(exc)
         output.fail(exc)
     if output_format is TextOrJson.json:
         output.emit_json({"ok": result.ok, "plan": rec.plan.as_dict(),

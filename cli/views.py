@@ -23,7 +23,7 @@ def plan_table(plan: Plan) -> None:
 
     con = _console()
     changed = [sp for sp in plan.services if sp.actions]
-    if not changed:
+    if not changed and not plan.conflicts:
         con.print(f"in sync: {len(plan.in_sync)} services match the manifest on cluster {plan.cluster}")
     else:
         table = Table(title=None, box=None, pad_edge=False)
@@ -35,6 +35,12 @@ def plan_table(plan: Plan) -> None:
         con.print(f"{len(changed)} to change, {len(plan.in_sync)} unchanged")
     if plan.orphans:
         con.print(f"owned by this fleet but not in the manifest (delete with --prune): {', '.join(plan.orphans)}")
+    _conflicts(con, plan)
+
+
+def _conflicts(con: Any, plan: Plan) -> None:
+    for c in plan.conflicts:
+        con.print(f"CONFLICT {c.message()}", markup=False)
 
 
 def plan_diff(plan: Plan) -> None:
@@ -73,6 +79,7 @@ def plan_diff(plan: Plan) -> None:
         con.print("no differences")
     if plan.orphans:
         con.print(f"orphans (not in the manifest): {', '.join(plan.orphans)}")
+    _conflicts(con, plan)
 
 
 class ConsoleReporter:

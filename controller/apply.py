@@ -21,7 +21,9 @@ from controller.conditions import is_ready
 from controller.errors import CloudError
 from controller.plan import (
     TASK_DEF_TAG,
+    AdoptServiceAction,
     ConfigureAutoscalingAction,
+    OwnershipError,
     CreateServiceAction,
     DeleteServiceAction,
     Plan,
@@ -32,6 +34,7 @@ from controller.plan import (
     TagServiceAction,
     UpdateServiceAction,
 )
+from controller.render import FLEET_TAG
 from controller.state import ServiceState, TaskState, family_revision
 
 
@@ -126,7 +129,9 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
     target: str | None = None
     pending: dict[str, str] | None = None
     for action in sp.actions:
-        if isinstance(action, RegisterTaskDefinitionAction):
+        if isinstance(action, AdoptServiceAction):  # first: every later write is on an owned service
+            await ecs.tag_resource(aws, action.arn, {FLEET_TAG: fleet_name})
+        elif isinstance(action, RegisterTaskDefinitionAction):
             registered = await register_if_changed(aws, action.input, action.reuse_candidate)
             target = registered
         elif isinstance(action, CreateServiceAction):
@@ -329,6 +334,8 @@ async def apply(
     reporter: Reporter | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> ApplyResult:
+    if plan.conflicts:  # another fleet's or an untagged service, not adopted: write nothing
+        raise OwnershipError(plan.conflicts)
     options = options or ApplyOptions()
     reporter = reporter or SilentReporter()
     cluster = plan.cluster

@@ -89,6 +89,7 @@ class Operator:
         self._manifest_digest: str | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._backoff: dict[str, Backoff] = {}
+        self._conflicts: set[str] = set()  # services left alone: another fleet's or untagged
         self._wake = asyncio.Event()
         self._cache = TaskDefinitionCache()
         self.conditions = ConditionTracker()
@@ -197,6 +198,11 @@ class Operator:
         self.metrics.services.set(len(rec.rendered))
         self.metrics.forget_services({r.name for r in rec.rendered})
         self._note_suspension(suspension, [r.name for r in rec.rendered])
+        conflicts = {c.service: c for c in rec.plan.conflicts}
+        for name, c in conflicts.items():
+            if name not in self._conflicts:  # once per conflict, not every pass
+                log.warning("%s", c.message())
+        self._conflicts = set(conflicts)
         for sp in rec.plan.services:
             state = rec.observed.services.get(sp.service)
             if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"

@@ -13,6 +13,7 @@ import yaml
 
 from controller import normalize
 from controller.autoscaling import AUTOSCALING_TAG, resource_id
+from controller.errors import FleetError
 from controller.render import FLEET_TAG, TD_HASH_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 
@@ -130,6 +131,45 @@ class TagServiceAction:
 
 
 @dataclass(frozen=True)
+class AdoptServiceAction:
+    """Take over a service that is untagged or tagged as another fleet's (`--adopt`): tag it as
+    this fleet's before anything else, so every later write is on a service this fleet owns."""
+
+    service: str
+    arn: str
+    owner: str | None   # the fleet that owned it, None when untagged
+
+    kind = "adopt"
+
+    def summary(self) -> str:
+        return f"adopt (owned by fleet {self.owner})" if self.owner else "adopt (untagged)"
+
+
+@dataclass(frozen=True)
+class OwnershipConflict:
+    """A service the manifest names that exists and is not this fleet's: plan/apply leave it alone."""
+
+    service: str
+    owner: str | None   # its fleetctl.io/fleet tag, None when untagged
+
+    def message(self) -> str:
+        whose = f"owned by fleet {self.owner!r}" if self.owner else f"not tagged {FLEET_TAG}"
+        return (f"service {self.service} exists and is {whose}; not touched "
+                f"(take it over with --adopt {self.service})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "owner": self.owner, "message": self.message()}
+
+
+class OwnershipError(FleetError):
+    """apply refuses a plan with ownership conflicts: nothing is written."""
+
+    def __init__(self, conflicts: tuple[OwnershipConflict, ...]):
+        self.conflicts = conflicts
+        super().__init__("\n".join(c.message() for c in conflicts))
+
+
+@dataclass(frozen=True)
 class DeleteServiceAction:
     service: str
     arn: str
@@ -142,7 +182,7 @@ class DeleteServiceAction:
 
 
 Action = Union[
-    RegisterTaskDefinitionAction, CreateServiceAction, UpdateServiceAction,
+    AdoptServiceAction, RegisterTaskDefinitionAction, CreateServiceAction, UpdateServiceAction,
     ScaleServiceAction, TagServiceAction, DeleteServiceAction, ConfigureAutoscalingAction, RemoveAutoscalingAction,
 ]
 
@@ -164,10 +204,12 @@ class Plan:
     services: tuple[ServicePlan, ...]
     orphans: tuple[str, ...] = ()
     in_sync: tuple[str, ...] = field(default_factory=tuple)
+    # services the manifest names that belong to another fleet or to none (not adopted)
+    conflicts: tuple[OwnershipConflict, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not any(sp.actions for sp in self.services)
+        return not any(sp.actions for sp in self.services) and not self.conflicts
 
     def for_service(self, name: str) -> ServicePlan | None:
         return next((sp for sp in self.services if sp.service == name), None)
@@ -185,6 +227,7 @@ class Plan:
             ],
             "unchanged": list(self.in_sync),
             "orphans": list(self.orphans),
+            "conflicts": [c.as_dict() for c in self.conflicts],
         }
 
 
@@ -205,12 +248,26 @@ def plan(
     *,
     fleet_name: str,
     prune: bool = False,
+    adopt: frozenset[str] | set[str] = frozenset(),
 ) -> Plan:
-    """Compare each rendered service with what ECS runs and list the actions that close the gap."""
+    """Compare each rendered service with what ECS runs and list the actions that close the gap.
+
+    A live service that is not this fleet's (another fleet's tag, or none) is a conflict and
+    gets no action, unless it is named in `adopt`: then it is tagged as this fleet's first."""
     services: list[ServicePlan] = []
     in_sync: list[str] = []
+    conflicts: list[OwnershipConflict] = []
     for r in desired:
-        actions = plan_service(r, observed.services.get(r.name), observed, fleet_name=fleet_name)
+        current = observed.services.get(r.name)
+        owner = current.tags.get(FLEET_TAG) if current is not None and current.status != "INACTIVE" else fleet_name
+        if owner != fleet_name and r.name not in adopt:
+            conflicts.append(OwnershipConflict(r.name, owner))
+            services.append(ServicePlan(r.name, ()))
+            continue
+        actions = plan_service(r, current, observed, fleet_name=fleet_name)
+        if owner != fleet_name:
+            assert current is not None
+            actions.insert(0, AdoptServiceAction(r.name, current.arn, owner))
         services.append(ServicePlan(r.name, tuple(actions)))
         if not actions:
             in_sync.append(r.name)
@@ -219,7 +276,8 @@ def plan(
         for name in orphans:
             s = observed.orphans[name]
             services.append(ServicePlan(name, (DeleteServiceAction(name, s.arn, s.desired),)))
-    return Plan(observed.cluster, tuple(services), orphans=orphans, in_sync=tuple(in_sync))
+    return Plan(observed.cluster, tuple(services), orphans=orphans, in_sync=tuple(in_sync),
+                conflicts=tuple(conflicts))
 
 
 def plan_service(r: RenderedService, current: ServiceState | None, observed: ObservedFleet, *,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.aws.client import Aws
+from controller.errors import FleetError
 from controller.conditions import Condition, conditions
 from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet
@@ -30,16 +31,20 @@ async def reconcile_plan(
     only: str | None = None,
     cache: TaskDefinitionCache | None = None,
     read_task_definitions: bool = True,
+    adopt: frozenset[str] = frozenset(),
 ) -> Reconciliation:
     """`read_task_definitions=False` skips reading live revisions the tags already show as
     changed: apply needs to know that they differ, only plan/diff need to show how."""
+    unknown = sorted(set(adopt) - {s.name for s in fleet.spec.services})
+    if unknown:
+        raise FleetError(f"--adopt {unknown[0]}: the manifest has no such service")
     resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
     rendered = render(resolved, only)
     observed = await observe_fleet(aws, fleet.spec.target.cluster, fleet.metadata.name, rendered,
                                    cache=cache, find_orphans=only is None,
                                    read_task_definitions=read_task_definitions)
     return Reconciliation(resolved, rendered, observed, plan(rendered, observed, fleet_name=fleet.metadata.name,
-                                                             prune=prune))
+                                                             prune=prune, adopt=adopt))
 
 
 def dependencies(fleet: Fleet) -> dict[str, list[str]]:
