@@ -80,7 +80,6 @@ async def test_plan_and_apply_refuse_another_fleets_service_until_adopted(make_f
         assert (after[name]["taskDefinition"], after[name]["desiredCount"], after[name].get("tags")) == \
                (before[name]["taskDefinition"], before[name]["desiredCount"], before[name].get("tags"))
     assert ecs.list_task_definition_families()["families"] == families
-    assert run_cli("apply", *args, "--adopt", "nosuch").code == 2
 
     adopted = run_cli("plan", *args, "--adopt", "settings", "--adopt", "time_manager", "-o", "json")
     assert adopted.code == 1
@@ -94,5 +93,16 @@ async def test_plan_and_apply_refuse_another_fleets_service_until_adopted(make_f
         tags = {t["key"]: t["value"] for t in after[name].get("tags", [])}
         assert tags[FLEET_TAG] == fleet.name
         assert after[name]["taskDefinition"].rsplit("/", 1)[-1].startswith(f"{fleet.name}-{name}:")
-    plan_after = run_cli("plan", *args, "-o", "json")
-    assert json.loads(plan_after.stdout)["conflicts"] == []
+
+
+async def test_adopt_must_name_a_service_of_the_manifest():
+    import pytest
+
+    from controller.errors import FleetError
+    from controller.manifest import parse_manifest
+    from controller.reconcile import reconcile_plan
+    from tests.conftest import FIXTURES
+
+    fleet = parse_manifest((FIXTURES / "manifests" / "small.yaml").read_text(), env={}).fleet
+    with pytest.raises(FleetError, match="--adopt nosuch: the manifest has no such service"):
+        await reconcile_plan(None, fleet, adopt=frozenset({"nosuch"}))  # refused before any AWS call
