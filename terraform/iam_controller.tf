@@ -4,8 +4,9 @@
 # - Exactly the actions fleetctl's code calls: tests/terraform/test_tf_controller_policy.py
 #   scans controller/ and cli/ (AST, including the string-addressed calls of the AWS seam,
 #   aws.call("ecs", "describe_services", ...)) and checks both directions: every call is
-#   granted, every granted action is called (iam:PassRole, which ECS checks when a task
-#   definition names roles, is the one action no code calls directly).
+#   granted, every granted action is called, except the ones AWS checks on the caller during
+#   another call (iam:PassRole for task roles; the CloudWatch alarms and the service-linked
+#   role of target-tracking autoscaling).
 # - Writes to services are scoped by the fleet's tag: fleetctl creates services only with
 #   `fleetctl.io/fleet = <fleet>` (aws:RequestTag) and updates/deletes only services that
 #   carry it (aws:ResourceTag). Another fleet's service in the same cluster is out of reach;
@@ -212,6 +213,31 @@ data "aws_iam_policy_document" "controller" {
     sid       = "ReadScalingPolicies"
     actions   = ["application-autoscaling:DescribeScalingPolicies"]
     resources = ["*"]
+  }
+
+  statement {
+    # checked by AWS on PutScalingPolicy/DeleteScalingPolicy: the alarms of a target-tracking
+    # policy are created and deleted with the caller's permissions
+    sid = "TargetTrackingAlarms"
+    actions = [
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:PutMetricAlarm",
+    ]
+    resources = ["arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:TargetTracking-service/${aws_ecs_cluster.main.name}/*"]
+  }
+
+  statement {
+    # checked by AWS on the first RegisterScalableTarget of an ECS service in the account
+    sid       = "AutoscalingServiceLinkedRole"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["ecs.application-autoscaling.amazonaws.com"]
+    }
   }
 
   statement {

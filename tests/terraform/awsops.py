@@ -29,7 +29,8 @@ from typing import Iterable
 import botocore.session
 from botocore import xform_name
 
-CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts", "application-autoscaling")
+CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts", "application-autoscaling",
+           "cloudwatch")
 
 IAM_PREFIX = {
     "ecs": "ecs",
@@ -41,6 +42,7 @@ IAM_PREFIX = {
     "ssm": "ssm",
     "sts": "sts",
     "application-autoscaling": "application-autoscaling",
+    "cloudwatch": "cloudwatch",
 }
 
 _CLIENT_NAME = re.compile(r"^_*(?P<svc>[a-z0-9]+?)(_client)?$")
@@ -158,4 +160,22 @@ def scan_paths(roots: Iterable[Path]) -> set[Operation]:
             continue
         for path in sorted(root.rglob("*.py")):
             found |= scan_source(path.read_text(), str(path))
+    return found
+
+
+def seam_services(roots: Iterable[Path]) -> set[str]:
+    """botocore service names addressed through the seam (`.call("<service>", "<op>")`), known or not:
+    a service missing from CLIENTS would make its calls invisible to scan_source."""
+    available = set(_session().get_available_services())
+    found: set[str] = set()
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in SEAM_METHODS and len(node.args) >= 2):
+                    service = _str_constant(node.args[0])
+                    if service in available and _str_constant(node.args[1]) is not None:
+                        found.add(service)
     return found

@@ -35,8 +35,15 @@ def test_policy_covers_every_operation_the_code_calls(policy_actions):
     )
 
 
-# ECS checks iam:PassRole when a task definition or service names roles; no code calls it.
-IMPLIED = {"iam:PassRole"}
+# Checked by AWS on the caller during another call, never called by the code: iam:PassRole
+# (a task definition naming roles), the alarms of a target-tracking policy (PutScalingPolicy,
+# DeleteScalingPolicy) and the autoscaling service-linked role (first RegisterScalableTarget).
+IMPLIED = {"iam:PassRole", "iam:CreateServiceLinkedRole",
+           "cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"}
+
+
+def test_every_service_the_seam_addresses_is_scanned():
+    assert awsops.seam_services(SCANNED) <= set(awsops.CLIENTS)
 
 
 def test_every_granted_action_is_called_by_the_code(policy_actions):
