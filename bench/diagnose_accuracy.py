@@ -60,7 +60,7 @@ def speed(cases, n: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=CORPUS)
-    ap.add_argument("--misses", choices=("none", "dev", "holdout", "all"), default="none")
+    ap.add_argument("--misses", choices=("none", "dev", "holdout", "fresh", "all"), default="none")
     ap.add_argument("--tasks", type=int, default=10_000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -93,7 +93,7 @@ def main() -> int:
             print(f"| {cat} | {t.n} | {pct(t.category, t.n)} | {pct(t.fix, t.n)} |")
         o = report.overall
         print(f"| **all** | {o.n} | **{pct(o.category, o.n)}** | **{pct(o.fix, o.n)}** |")
-        for split in ("dev", "holdout"):
+        for split in ("dev", "holdout", "fresh"):
             t = report.by_split.get(split)
             if t:
                 print(f"| {split} slice | {t.n} | {pct(t.category, t.n)} | {pct(t.fix, t.n)} |")

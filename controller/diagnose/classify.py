@@ -25,6 +25,7 @@ _NEUTRAL = {
     "name": "the imported name", "exc_type": "exception", "exc_module": "the application",
     "exc_message": "see the log", "path": "the path", "action": "the denied action", "cmd": "the command",
     "placement_fix": "add capacity or lower cpu/memory of the service",
+    "package": "the package providing the module", "imported": "the module", "file": "the file",
 }
 
 
@@ -199,7 +200,10 @@ def _match_record(rule: Rule, rec: Record) -> re.Match[str] | bool | None:
         text = rec.text.lower() if ignore_case else rec.text
         if not any(w in text for w in words):
             return None
-    return lrx.search(rec.text)
+    m = lrx.search(rec.text)
+    if m is not None and rule.when is not None and rec.exc is not None and not _WHEN[rule.when](rec.exc, m):
+        return None
+    return m
 
 
 def _importing_itself(exc: Exc, m: "re.Match[str] | bool") -> bool:
@@ -210,7 +214,33 @@ def _importing_itself(exc: Exc, m: "re.Match[str] | bool") -> bool:
     return any(f.func == "<module>" and f.module.endswith(target) for f in exc.frames)
 
 
-_WHEN = {"importing-itself": _importing_itself}
+def _not_a_dict_lookup(exc: Exc, m: "re.Match[str] | bool") -> bool:
+    """A KeyError from os.environ, or one printed without frames; not `payload["ORDER_ID"]` in app code."""
+    if exc.name != "KeyError" or not exc.frames:
+        return True
+    return exc.frames[-1].module == "os" or any(_ENV_IN_CODE.search(f.source or "") or "environ" in (f.source or "")
+                                               for f in exc.frames)
+
+
+_WHEN = {"importing-itself": _importing_itself, "not-a-dict-lookup": _not_a_dict_lookup}
+
+# import name -> the distribution to install, where they differ
+_PACKAGES = {
+    "google.protobuf": "protobuf", "yaml": "PyYAML", "cv2": "opencv-python-headless", "PIL": "Pillow",
+    "sklearn": "scikit-learn", "dateutil": "python-dateutil", "jwt": "PyJWT", "nats": "nats-py",
+    "dotenv": "python-dotenv", "grpc": "grpcio", "grpc_tools": "grpcio-tools", "attr": "attrs",
+    "bs4": "beautifulsoup4", "Crypto": "pycryptodome", "magic": "python-magic", "psycopg2": "psycopg2-binary",
+    "MySQLdb": "mysqlclient", "zmq": "pyzmq", "serial": "pyserial", "OpenSSL": "pyOpenSSL", "jose": "python-jose",
+    "multipart": "python-multipart", "pydantic_settings": "pydantic-settings", "google.cloud": "google-cloud-*",
+    "redis_om": "redis-om", "aiobotocore": "aiobotocore", "boto3": "boto3", "redis": "redis",
+}
+
+
+def _package_for(imported: str) -> str:
+    for name in sorted(_PACKAGES, key=len, reverse=True):
+        if imported == name or imported.startswith(name + "."):
+            return _PACKAGES[name]
+    return "the package providing " + imported.split(".", 1)[0]
 
 _ENV_IN_CODE = re.compile(r"""(?:environ(?:\.get)?\s*[\[(]\s*|getenv\s*\(\s*)['"](?P<v>[A-Za-z_][A-Za-z0-9_]*)['"]""")
 
@@ -230,7 +260,14 @@ def _exc_values(exc: Exc, chain: list[Exc] | None = None) -> dict[str, str]:
         out["variable"] = m.group(1)
     m = re.search(r"No module named '([\w.]+)'", first)
     if m:
-        out["module"] = m.group(1)
+        out["module"] = imported = m.group(1)
+        for frame in reversed(exc.frames):
+            stmt = re.match(r"(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", frame.source or "")
+            if stmt and (stmt.group(1) or stmt.group(2) or "").split(".")[0] == imported.split(".")[0]:
+                imported = stmt.group(1) or stmt.group(2)
+                break
+        out["imported"] = imported
+        out["package"] = _package_for(imported)
     if exc.name == "ValidationError":
         lines = exc.message.split("\n")
         fields = [ln.strip() for ln in lines[1:] if ln.strip() and not ln.startswith((" ", "\t"))
@@ -365,6 +402,9 @@ def _decide(rules: tuple[Rule, ...], stop_code: str | None, stopped_reason: str 
             values = _exc_values(rec.exc, [r.exc for r in records if r.exc is not None and r.exc.chain == rec.exc.chain])
         values.update(_line_values(rec.text))
         values.update({k.rstrip("_"): v for k, v in found.items()})
+        if "module" in values and "package" not in values:
+            values["imported"] = values["module"]
+            values["package"] = _package_for(values["module"])
         why = [f"log record {rec.index + 1} of {len(records)} ({'exception' if rec.exc else 'line'}): {_clip(rec.text)[:160]}"]
         if rec.exc is not None:
             e = rec.exc

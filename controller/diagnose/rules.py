@@ -132,7 +132,7 @@ class Rule:
         for name in ("stop_code", "reason", "log", "phase", "exc", "origin", "msg", "code"):
             object.__setattr__(self, f"rx_{name}", compiled.get(name))
         object.__setattr__(self, "structured",
-                           any(getattr(self, n) is not None for n in ("exc", "origin", "msg", "code", "when")))
+                           any(getattr(self, n) is not None for n in ("exc", "origin", "msg", "code")))
         object.__setattr__(self, "prefilter", literals(self.log) if self.log is not None else None)
         simple = re.compile(r"\w+(?:\|\w+)*")
         object.__setattr__(self, "phases", frozenset(self.phase.split("|"))
@@ -385,7 +385,25 @@ RULES: tuple[Rule, ...] = (
          "set {variable} for {service}: `environment` in the manifest, or `secrets` for a secret value",
          log=r'"event":"config_invalid"|KeyError: \'(?P<variable>[A-Z][A-Z0-9_]{2,})\'|is required but not set'
              r"|environment variable (?P<variable_>\w+) (?:is )?(?:not set|missing|required)"
-             r"|\b(?P<variable__>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+) (?:is )?(?:not set|missing|required|must be set|is empty|undefined)"),
+             r"|\b(?P<variable__>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+) (?:is )?(?:not set|missing|required|must be set|is empty|undefined)",
+         when="not-a-dict-lookup"),
+    Rule("config-file-missing", "config_missing", L,
+         "a configuration file the service reads is not in the container",
+         "add {file} to the image (COPY in the Dockerfile) or mount it, or point the setting that names it at "
+         "the right path",
+         exc=r"FileNotFoundError|IsADirectoryError",
+         msg=r"No such file or directory: '(?P<file>[^']*\.(?:ya?ml|json|toml|ini|cfg|conf|env|properties|pem|crt|key))'"),
+    Rule("config-file-syntax", "config_missing", L,
+         "a configuration file the service reads does not parse",
+         "fix the syntax of {file} ({exc_message}) in the image or the mounted config",
+         exc=r"ScannerError|ParserError|ComposerError|ConstructorError|TOMLDecodeError|ParsingError"
+             r"|MissingSectionHeaderError|DuplicateSectionError|JSONDecodeError",
+         msg=r'in "(?P<file>[^"]+\.(?:ya?ml|json|toml|ini|cfg|conf))"|(?P<file_>[\w./-]+\.(?:toml|ini|cfg|conf))'),
+    Rule("nats-not-nats", "nats_unreachable", L,
+         "the NATS URL points at something that is not a NATS server",
+         "fix the port in spec.nats.urls ({url}): NATS clients use 4222, not the monitoring port 8222 or an "
+         "HTTP/load-balancer port; check the NLB listener forwards to the NATS client port",
+         log=r"empty response from server when expecting INFO|expected INFO|not a NATS server|HTTP/1\.[01] 400"),
     Rule("config-settings", "config_missing", L,
          "the service's settings do not validate: a variable is missing or has a bad value",
          "set {variable} for {service} (field {field} of {model}{field_error}): `environment` in the manifest, "
@@ -479,8 +497,8 @@ RULES: tuple[Rule, ...] = (
              r"'(?P<module_>[\w.]+)')"),
     Rule("module-missing", "python_import_error", L,
          "a module the service imports is not in the image",
-         "add the package providing {module} to the image's requirements (pip install in the Dockerfile), or fix "
-         "PYTHONPATH/WORKDIR if it is the service's own code",
+         "add {package} (for `import {imported}`) to the image's requirements (pip install in the Dockerfile), "
+         "or fix PYTHONPATH/WORKDIR if it is the service's own code",
          log=r"ModuleNotFoundError: No module named '(?P<module>[\w.]+)'|ImportError: No module named '?(?P<module_>[\w.]+)"),
     Rule("log-exec-format", "exec_format_arch", L,
          "a binary in the image was built for another CPU architecture",

@@ -180,7 +180,9 @@ class _Parser:
         while i < n:
             line = lines[i]
             stripped = line.strip()
-            if "Traceback (" in stripped and (_TRACEBACK.match(stripped) or _GROUP_TRACEBACK.match(stripped)):
+            if ("Traceback (" in stripped and (_TRACEBACK.match(stripped) or _GROUP_TRACEBACK.match(stripped))) \
+                    or (stripped[:6] == 'File "' and _FRAME.match(line)):
+                # a traceback, or a SyntaxError of the main script (printed without the Traceback line)
                 i = self._traceback(lines, i, base_fields)
                 continue
             doc = _json_record(line) if stripped[:1] == "{" else None
