@@ -57,6 +57,19 @@ class Proxy(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.local = threading.local()
 
+    # hooks for proxies built on this one (bench/throttleproxy.py): requests are always
+    # forwarded unchanged (they may be signed); a proxy may refuse one or rewrite the answer.
+    def refuse(self, op: str) -> tuple[int, bytes, list[tuple[str, str]]] | None:
+        """(status, body, headers) to answer instead of forwarding, or None."""
+        return None
+
+    def response(self, op: str, request_body: bytes, status: int, data: bytes) -> bytes:
+        return data
+
+    def control(self, path: str) -> dict | None:
+        """Extra /_bench/ endpoints: a JSON-able answer, or None for the counts."""
+        return None
+
     def upstream_conn(self, fresh: bool = False) -> http.client.HTTPConnection:
         conn = getattr(self.local, "conn", None)
         if conn is None or fresh:
@@ -89,7 +102,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             if self.path == "/_bench/reset":
                 self.server.counts.clear()
-            body = json.dumps(dict(self.server.counts)).encode()
+            extra = self.server.control(self.path)
+            body = json.dumps(extra if extra is not None else dict(self.server.counts)).encode()
         self._reply(200, body, [("Content-Type", "application/json")])
         return True
 
@@ -99,8 +113,13 @@ class Handler(BaseHTTPRequestHandler):
         if self._control():
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        op = operation(headers, body)
         with self.server.lock:
-            self.server.counts[operation(headers, body)] += 1
+            self.server.counts[op] += 1
+        refused = self.server.refuse(op)
+        if refused is not None:
+            self._reply(*refused)
+            return
         out_headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         out_headers["Content-Length"] = str(len(body))
         for attempt in (0, 1):
@@ -114,9 +133,18 @@ class Handler(BaseHTTPRequestHandler):
                 if attempt == 1:
                     self._reply(502, b"upstream failed", [])
                     return
-        self._reply(resp.status, data, resp.getheaders())
+        self._reply(resp.status, self.server.response(op, body, resp.status, data), resp.getheaders())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
+
+
+def serve(proxy: Proxy) -> None:
+    print(f"listening http://127.0.0.1:{proxy.server_address[1]}", flush=True)
+    try:
+        proxy.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    sys.exit(0)
 
 
 def main() -> None:
@@ -124,13 +152,7 @@ def main() -> None:
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
-    proxy = Proxy(args.port, args.upstream)
-    print(f"listening http://127.0.0.1:{proxy.server_address[1]}", flush=True)
-    try:
-        proxy.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    sys.exit(0)
+    serve(Proxy(args.port, args.upstream))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ async def observe_fleet(
             ecs.describe_services(aws, cluster, names), ecs.list_service_names(aws, cluster))
     else:
         services, listed = await ecs.describe_services(aws, cluster, names), []
-    extra = [n for n in listed if n not in set(names)]
+    known = set(names)
+    extra = [n for n in listed if n not in known]
     orphans: dict[str, ServiceState] = {}
     if extra:
         for name, svc in (await ecs.describe_services(aws, cluster, extra)).items():

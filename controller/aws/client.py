@@ -7,9 +7,22 @@ from collections import Counter
 from contextlib import AsyncExitStack
 from typing import Any, Callable
 
+from controller.aws.ratelimit import RateLimitSettings, bucket
 from controller.errors import CloudError
 
 SERVICES = ("ecs", "logs", "ecr", "ec2", "elbv2")
+
+# The largest page each List operation returns, passed as maxResults so that every list is
+# read page by page the way the real API serves it (moto returns everything at once).
+PAGE_SIZES: dict[tuple[str, str], int] = {
+    ("ecs", "list_services"): 100,
+    ("ecs", "list_tasks"): 100,
+    ("ecs", "list_task_definitions"): 100,
+    ("ecs", "list_task_definition_families"): 100,
+    ("ecs", "list_clusters"): 100,
+    ("logs", "describe_log_streams"): 50,
+    ("logs", "describe_log_groups"): 50,
+}
 
 
 class Aws:
@@ -18,6 +31,11 @@ class Aws:
     `calls` counts API operations (`ecs.DescribeServices` -> n) as botocore issues them;
     `observers` are told each call's outcome: `observer(operation, outcome)` with outcome
     "ok", the AWS error code, or the transport error's class name.
+
+    Every HTTP request (retries included) first takes a token from the process-wide bucket
+    of its throttling category (controller.aws.ratelimit), so the documented rates are
+    never exceeded; botocore's adaptive retry mode slows down further if AWS throttles
+    anyway (other clients of the same account).
     """
 
     def __init__(
@@ -32,6 +50,8 @@ class Aws:
         read_timeout: float = 30,
         call_timeout: float = 120,
         max_pool_connections: int = 32,
+        retry_mode: str = "adaptive",
+        rate_limits: RateLimitSettings | None = None,
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
@@ -42,6 +62,8 @@ class Aws:
         self.read_timeout = read_timeout
         self.call_timeout = call_timeout
         self.max_pool_connections = max_pool_connections
+        self.retry_mode = retry_mode
+        self.rate_limits = rate_limits or RateLimitSettings()
         self.calls: Counter[str] = Counter()
         self.observers: list[Callable[[str, str], None]] = []
         self._clients: dict[str, Any] = {}
@@ -52,6 +74,7 @@ class Aws:
     @classmethod
     def for_target(cls, target: Any, **kwargs: Any) -> "Aws":
         """An Aws for a manifest's `spec.target` (TargetSpec)."""
+        kwargs.setdefault("rate_limits", RateLimitSettings.from_env(default_enabled=target.kind == "aws"))
         return cls(
             target.region,
             endpoint_url=target.endpoint,
@@ -68,6 +91,7 @@ class Aws:
         if self.profile:
             self._session.set_config_variable("profile", self.profile)
         self._session.register("before-call", self._count_call)
+        self._session.register("before-send", self._take_token)
         self._session.register("after-call", self._call_done)
         self._session.register("after-call-error", self._call_failed)
         return self
@@ -82,6 +106,15 @@ class Aws:
         self.calls[op] += 1
         if isinstance(context, dict):
             context["fleetctl_operation"] = op
+
+    async def _take_token(self, event_name: str = "", **_: Any) -> None:
+        # event_name: before-send.<service id>.<Operation>
+        _, service_id, operation = event_name.split(".", 2)
+        service = {"cloudwatch-logs": "logs"}.get(service_id, service_id)
+        found = self.rate_limits.rate_for(f"{service}.{operation}")
+        if found is not None:
+            name, rate = found
+            await bucket((self.endpoint_url or "aws", self.region), name, rate).acquire()
 
     def _call_done(self, model: Any, http_response: Any = None, parsed: Any = None, **_: Any) -> None:
         if not self.observers:
@@ -115,7 +148,7 @@ class Aws:
                 assert self._stack is not None, "use `async with Aws(...)`"
                 config = AioConfig(
                     region_name=self.region,
-                    retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+                    retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
                     connect_timeout=self.connect_timeout,
                     read_timeout=self.read_timeout,
                     max_pool_connections=self.max_pool_connections,
@@ -142,10 +175,13 @@ class Aws:
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
 
     async def paginate(self, service: str, operation: str, key: str, /, **params: Any) -> list[Any]:
+        """Every item of a List operation, read page by page at the API's largest page size."""
         out: list[Any] = []
+        size = PAGE_SIZES.get((service, operation))
+        config = {"PaginationConfig": {"PageSize": size}} if size else {}
         try:
             client = await self.client(service)
-            async for page in client.get_paginator(operation).paginate(**params):
+            async for page in client.get_paginator(operation).paginate(**params, **config):
                 out.extend(page.get(key, []))
         except Exception as exc:
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
