@@ -78,14 +78,17 @@ def controller_run(
     import logging
     import signal
 
+    from cli.context import load_for_aws
     from controller.operator import Operator
 
     configure_logging(log_format)
     every = _duration(interval)
 
     async def run() -> None:
-        source = _local_or_remote(manifest, tf_outputs)
-        op = Operator(source, tf_outputs=_tf_source(tf_outputs), interval=every, health_port=health_port,
+        if not _remote(manifest) and not _remote(tf_outputs):
+            # fail fast on a bad local manifest; start the sandbox it targets
+            load_for_aws(Path(manifest), _tf_source(tf_outputs), start_sandbox=True)
+        op = Operator(manifest, tf_outputs=tf_outputs, interval=every, health_port=health_port,
                       health_host=health_host)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -105,13 +108,8 @@ def _tf_source(tf_outputs: Optional[str]) -> Optional[Path]:
     return Path(tf_outputs) if tf_outputs is not None else None
 
 
-def _local_or_remote(manifest: str, tf_outputs: Optional[str]) -> Path:
-    """A local manifest is loaded once up front: a bad one fails fast, and the sandbox it targets is started."""
-    from cli.context import load_for_aws
-
-    path = Path(manifest)
-    load_for_aws(path, _tf_source(tf_outputs), start_sandbox=True)
-    return path
+def _remote(source: Optional[str]) -> bool:
+    return source is not None and source.startswith(("s3://", "git+"))
 
 
 ManifestOpt = Annotated[Optional[Path], typer.Option("-f", "--manifest", envvar="FLEETCTL_MANIFEST",

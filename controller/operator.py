@@ -4,26 +4,28 @@ Every pass reads the manifest and the live state of the whole fleet (batched), p
 hands each service that needs changes to a bounded set of workers. What woke the loop does not
 matter: the periodic resync, a requeue while a rollout progresses, or a manifest edit. A
 service is never reconciled twice at once; errors and repeated failed rollouts back off per
-service. A manifest edit that does not validate is reported and ignored: the last good spec
-stays in force.
+service. The manifest comes from a source (a path, S3 or Git: controller/sources.py); an
+edit that does not validate, or a source that cannot be read, is reported and ignored: the
+last good spec stays in force. Suspended services (controller/suspend.py) are left alone.
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from controller.apply import execute_service_plan
 from controller.aws.client import Aws
-from controller.conditions import ConditionTracker, conditions, is_ready
-from controller.errors import FleetError, ManifestError
-from controller.manifest import LoadedManifest, load_manifest
+from controller.conditions import Condition, ConditionTracker, conditions, is_ready
+from controller.errors import FleetError
+from controller.manifest import LoadedManifest
 from controller.manifest.load import MAX_BYTES
 from controller.metrics import OperatorMetrics
+from controller.sources import Source, SpecLoader
 from controller.observe import TaskDefinitionCache
 from controller.plan import ScaleServiceAction, ServicePlan
 from controller.reconcile import reconcile_plan
@@ -67,17 +69,21 @@ class OperatorStats:
 class Operator:
     def __init__(
         self,
-        manifest: Path,
+        manifest: "Path | str | Source",
         *,
-        tf_outputs: Path | None = None,
+        tf_outputs: "Path | str | Source | None" = None,
         interval: float = 30.0,
         progress_interval: float = 5.0,
         health_port: int | None = None,
         health_host: str = "127.0.0.1",
         backoff_base: float = 5.0,
+        source_aws: Aws | None = None,
     ) -> None:
         self.manifest = manifest
         self.tf_outputs = tf_outputs
+        self._spec = SpecLoader(manifest, tf_outputs, aws=source_aws)
+        self._polled = 0.0
+        self.synced = Condition("Synced", False, "NotRead", "the manifest has not been read yet")
         self.interval = interval
         self.progress_interval = progress_interval
         self.health_port = health_port
@@ -86,7 +92,6 @@ class Operator:
         self.backoff_base = backoff_base
         self.stats = OperatorStats()
         self.loaded: LoadedManifest | None = None
-        self._manifest_digest: str | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._backoff: dict[str, Backoff] = {}
         self._conflicts: set[str] = set()  # services left alone: another fleet's or untagged
@@ -97,49 +102,49 @@ class Operator:
         self.suspension = Suspension()
 
     # -- manifest -----------------------------------------------------------------------
-    def reload_manifest(self) -> bool:
-        """Load the manifest when its content changed. Returns True when a new spec took effect."""
-        try:
-            st = self.manifest.stat()
-            if st.st_size > MAX_BYTES:  # never read a file that cannot be a manifest
-                digest = f"too-large:{st.st_size}:{st.st_mtime_ns}"
-            else:
-                digest = hashlib.sha256(self.manifest.read_bytes()).hexdigest()
-        except OSError as exc:
-            if self.loaded is None:
-                raise FleetError(f"{self.manifest}: cannot read: {exc.strerror or exc}") from None
-            log.error("manifest unreadable, keeping the last good spec: %s", exc.strerror or exc)
-            self.metrics.source_reads.labels("manifest", "unreadable").inc()
-            self.metrics.source_ok.labels("manifest").set(0)
-            return False
-        if digest == self._manifest_digest:
-            self.metrics.source_reads.labels("manifest", "unchanged").inc()
-            return False
-        self._manifest_digest = digest
-        try:
-            loaded = load_manifest(self.manifest, tf_outputs=self.tf_outputs)
-        except ManifestError as exc:
-            if self.loaded is None:
-                raise
-            self.stats.manifest_rejected += 1
-            self.metrics.source_reads.labels("manifest", "invalid").inc()
-            self.metrics.source_ok.labels("manifest").set(0)
-            for issue in exc.issues:
-                log.error("manifest edit rejected, keeping the last good spec: %s", issue)
-            return False
+    async def refresh_spec(self) -> bool:
+        """Read the manifest's sources; True when a new valid spec took effect. A source that
+        cannot be read or an edit that does not validate keeps the last good spec (logged,
+        counted in metrics, and the fleet's `Synced` condition turns False)."""
         first = self.loaded is None
-        self.loaded = loaded
-        self.metrics.source_reads.labels("manifest", "updated").inc()
-        self.metrics.source_ok.labels("manifest").set(1)
+        if not first and self._spec.manifest.remote and time.monotonic() - self._polled < self.interval:
+            return False  # remote sources are polled once per interval
+        self._polled = time.monotonic()
+        changed = await self._spec.refresh()
+        outcome = self._spec.outcome
+        self.metrics.source_reads.labels("manifest", outcome).inc()
+        if outcome == "unchanged":
+            return False
+        ok = outcome == "updated"
+        self.metrics.source_ok.labels("manifest").set(1 if ok else 0)
+        was = self.synced
+        self.synced = Condition("Synced", ok, {"updated": "Synced", "invalid": "SpecInvalid"}.get(outcome, "SourceUnreadable"),
+                                f"{self._spec.manifest.describe()} at {self._spec.version}" if ok else
+                                f"keeping the last good spec: {self._spec.error}",
+                                datetime.now(timezone.utc) if was.status != ok or was.last_transition_time is None
+                                else was.last_transition_time)
+        if not ok:
+            if outcome == "invalid":
+                self.stats.manifest_rejected += 1
+                log.error("manifest edit rejected, keeping the last good spec: %s", self._spec.error)
+            else:
+                log.error("manifest source unreadable, keeping the last good spec: %s", self._spec.error)
+            return False
         self.metrics.source_last_good.set_to_current_time()
+        self.loaded = self._spec.loaded
         if not first:
             self.stats.manifest_reloads += 1
-            log.info("manifest reloaded: %d services", len(loaded.fleet.spec.services))
-        return True
+            log.info("manifest reloaded from %s (%s): %d services", self._spec.manifest.describe(), self._spec.version,
+                     len(self.loaded.fleet.spec.services))
+        return changed
 
     # -- loop ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-        self.reload_manifest()
+        try:
+            await self.refresh_spec()
+        except BaseException:
+            await self._spec.aclose()
+            raise
         assert self.loaded is not None
         health = await self._start_health() if self.health_port is not None else None
         try:
@@ -157,13 +162,14 @@ class Operator:
                     finally:
                         for w in waits:
                             w.cancel()
-                    if self.reload_manifest():
+                    if await self.refresh_spec():
                         continue
                 # finish in-flight AWS calls before leaving
                 if self._in_flight:
                     log.info("stopping: waiting for %d in-flight reconcile(s)", len(self._in_flight))
                     await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
         finally:
+            await self._spec.aclose()
             if health is not None:
                 await health.cleanup()
 
@@ -280,7 +286,7 @@ class Operator:
         from aiohttp import web
 
         async def healthz(_: web.Request) -> web.Response:
-            return web.json_response({"ok": True, "passes": self.stats.passes})
+            return web.json_response({"ok": True, "passes": self.stats.passes, "conditions": [self.synced.as_dict()]})
 
         async def readyz(_: web.Request) -> web.Response:
             fresh = time.monotonic() - self.stats.last_pass_at < 3 * max(self.interval, self.progress_interval)
