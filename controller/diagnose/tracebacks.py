@@ -131,13 +131,30 @@ def module_of(path: str) -> str:
     return path.replace("/", ".")
 
 
+def _firelens(event: str) -> str | None:
+    """FireLens/Fluent Bit wraps each line as {"log": "...", "source": "stderr", "container_name": ...}."""
+    if not (event.startswith('{"') and '"log"' in event):
+        return None
+    doc = _json_record(event)
+    if doc is None or not isinstance(doc.get("log"), str):
+        return None
+    if not ({"source", "container_name", "container_id", "ecs_task_arn", "stream"} & doc.keys()):
+        return None
+    return str(doc["log"]).rstrip("\n")
+
+
 def events_to_lines(events: Iterable[str]) -> list[str]:
-    """CloudWatch events -> lines: multi-line events split, `aws logs tail` prefixes removed."""
+    """CloudWatch events -> lines: multi-line events split, `aws logs tail` prefixes and FireLens
+    records unwrapped."""
     out: list[str] = []
     for event in events:
         if event is None:
             continue
-        for line in str(event).replace("\r\n", "\n").split("\n"):
+        event = str(event)
+        inner = _firelens(event)
+        if inner is not None:
+            event = inner
+        for line in event.replace("\r\n", "\n").split("\n"):
             out.append(_PREFIX.sub("", line, count=1) if line[:4].isdigit() else line)
     while out and not out[-1].strip():
         out.pop()

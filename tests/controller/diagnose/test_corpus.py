@@ -69,3 +69,21 @@ def test_no_rule_depends_on_names_from_the_corpus(cases) -> None:
             assert account not in data, (rule.id, account)
         for name in names:
             assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", data), (rule.id, name)
+
+
+def test_accuracy_bench_reports_every_category_and_speed() -> None:
+    """bench/diagnose_accuracy.py end to end (small task count; the timing itself is the bench's job)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "diagnose_accuracy.py"), "--tasks", "300", "--json"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert set(out["categories"]) == set(CATEGORIES)
+    assert {"dev", "holdout", "fresh"} <= set(out["splits"])
+    assert out["category"] >= 0.97 and out["fix"] >= 0.90
+    assert out["speed"]["tasks"] == 300 and out["speed"]["wall_s"] > 0

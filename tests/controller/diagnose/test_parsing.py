@@ -83,8 +83,9 @@ def test_one_event_json_and_tail_prefixes_parse_the_same() -> None:
     tail = [f"2026-11-26T18:10:0{i % 10}.000000+00:00 ecs/app/0f3a9c2d51e84b6b9a7d3c1e2f4a5b6c {ln}"
             for i, ln in enumerate(lines)]
     as_json = [json.dumps({"level": "critical", "message": "unhandled exception", "exc_info": PY39_CHAIN})]
+    firelens = [json.dumps({"container_name": "/ecs-app", "source": "stderr", "log": ln}) for ln in lines]
     expected = [(e.type, e.message) for e in exceptions(parse_log(lines))]
-    for variant in (one_event, tail, as_json):
+    for variant in (one_event, tail, as_json, firelens):
         assert [(e.type, e.message) for e in exceptions(parse_log(variant))] == expected
 
 
