@@ -62,7 +62,7 @@ def ecs_deploy_once(bench: Bench, fleet: BenchFleet) -> dict:
     expect.write_text(json.dumps(expected_images(fleet)))
     bench.reset_counts()
     _, proc = run_timed([str(BENCH_VENV / "bin" / "python"), str(REPO / "bench" / "competitors" / "ecs_deploy_check.py"),
-                         "--cluster", fleet.cluster, "--expect", str(expect)], env=tool_env(bench.proxy_url))
+                         "--cluster", fleet.cluster, "--expect", str(expect)], env=tool_env(bench.proxy_url, bench.credentials))
     if proc.returncode != 0:
         raise RuntimeError(f"ecs-deploy check failed: {proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -74,7 +74,7 @@ def ecs_deploy_once(bench: Bench, fleet: BenchFleet) -> dict:
 
 def aws_cli_once(bench: Bench, fleet: BenchFleet, k: int) -> dict:
     aws = str(BENCH_VENV / "bin" / "aws")
-    env = tool_env(bench.proxy_url)
+    env = tool_env(bench.proxy_url, bench.credentials)
     names = fleet.names[:k]
     expect = expected_images(fleet)
     bench.reset_counts()

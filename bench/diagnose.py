@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,14 +51,13 @@ def write_fleet(tmp: Path, outputs: dict, cluster: str) -> tuple[Path, Path]:
     return manifest, out_path
 
 
-async def make_stopped(endpoint: str, manifest: Path, outputs: Path, n: int) -> None:
+async def make_stopped(endpoint: str, credentials: Any, manifest: Path, outputs: Path, n: int) -> None:
     import boto3
 
     from controller.render import render
 
     fleet = load_manifest(manifest, tf_outputs=outputs).fleet
-    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="x", aws_secret_access_key="x")
+    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1", **credentials.client_kwargs())
     # task definitions only: no service exists, so no scheduler stops or replaces these tasks
     for rendered in render(fleet):
         td = dict(rendered.register_task_definition)
@@ -108,10 +108,10 @@ def main() -> None:
             import boto3
 
             cluster = f"bench-{uuid.uuid4().hex[:6]}"
-            boto3.client("ecs", endpoint_url=info.endpoint_url, region_name="us-east-1", aws_access_key_id="x",
-                         aws_secret_access_key="x").create_cluster(clusterName=cluster)
+            boto3.client("ecs", endpoint_url=info.endpoint_url, region_name="us-east-1",
+                         **info.credentials().client_kwargs()).create_cluster(clusterName=cluster)
             manifest, outputs = write_fleet(tmp, json.loads(info.outputs_path.read_text()), cluster)
-            asyncio.run(make_stopped(info.endpoint_url, manifest, outputs, args.tasks))
+            asyncio.run(make_stopped(info.endpoint_url, info.credentials(), manifest, outputs, args.tasks))
             runs = [asyncio.run(measure(manifest, outputs)) for _ in range(args.repeat)]
         finally:
             api.stop(tmp / "sandbox")

@@ -68,11 +68,10 @@ def ensure_bench_venv(log=print) -> None:
     subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)], check=True)
 
 
-def tool_env(endpoint_url: str) -> dict[str, str]:
-    """Environment for a competitor CLI: dummy credentials and the proxied sandbox endpoint."""
+def tool_env(endpoint_url: str, credentials: Any) -> dict[str, str]:
+    """Environment for a competitor CLI: the sandbox's credentials and the proxied sandbox endpoint."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
-               AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint_url, AWS_PAGER="", AWS_EC2_METADATA_DISABLED="true")
+    env.update(credentials.env(), AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint_url, AWS_PAGER="", AWS_EC2_METADATA_DISABLED="true")
     env["PATH"] = f"{BENCH_VENV / 'bin'}:{env.get('PATH', '')}"
     return env
 
@@ -105,6 +104,7 @@ class Bench:
     endpoint_url: str          # the sandbox itself
     proxy_url: str             # what every measured tool talks to
     outputs: dict[str, Any]    # raw terraform-shaped outputs of the sandbox
+    credentials: Any           # sandbox.auth.Credentials every request is signed with
     proxy_proc: subprocess.Popen[str] | None = None
     fleets: list[BenchFleet] = field(default_factory=list)
 
@@ -121,7 +121,8 @@ class Bench:
             proc.kill()
             api.stop(work / "sandbox")
             raise RuntimeError(f"counting proxy did not start: {line!r}")
-        return cls(work, info.endpoint_url, line.split()[1], json.loads(info.outputs_path.read_text()), proc)
+        return cls(work, info.endpoint_url, line.split()[1], json.loads(info.outputs_path.read_text()),
+                   info.credentials(), proc)
 
     def stop(self) -> None:
         from sandbox import api
@@ -146,7 +147,7 @@ class Bench:
         import boto3
 
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
-                            aws_access_key_id="bench", aws_secret_access_key="bench")
+                            **self.credentials.client_kwargs())
 
     # images
     def latest_digest(self, name: str) -> str:

@@ -66,7 +66,7 @@ def fleetctl_apply(bench: Bench, fleet: BenchFleet, images: dict[str, str]) -> d
 
 
 def ecs_deploy_loop(bench: Bench, fleet: BenchFleet, images: dict[str, str]) -> dict:
-    env = tool_env(bench.proxy_url)
+    env = tool_env(bench.proxy_url, bench.credentials)
     bench.reset_counts()
     per_service = []
     for name, image in images.items():
@@ -82,7 +82,7 @@ def ecs_deploy_loop(bench: Bench, fleet: BenchFleet, images: dict[str, str]) -> 
 
 def aws_cli_loop(bench: Bench, fleet: BenchFleet, images: dict[str, str]) -> dict:
     aws = str(BENCH_VENV / "bin" / "aws")
-    env = tool_env(bench.proxy_url)
+    env = tool_env(bench.proxy_url, bench.credentials)
 
     def cli(*args: str) -> str:
         proc = subprocess.run([aws, "ecs", *args], env=env, capture_output=True, text=True, timeout=900)

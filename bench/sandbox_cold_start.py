@@ -46,7 +46,7 @@ def main() -> int:
         assert info is not None
         out = {k: v["value"] for k, v in json.loads(info.outputs_path.read_text()).items()}
         kw = dict(endpoint_url=info.endpoint_url, region_name="us-east-1",
-                  aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
+                  **info.credentials().client_kwargs())  # fmt: skip
         ecr, ecs = boto3.client("ecr", **kw), boto3.client("ecs", **kw)
         ecr.create_repository(repositoryName="bench/python")
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",

@@ -2,6 +2,7 @@
 
     info = ensure_running()          # starts the daemon unless it already runs
     info.endpoint_url, info.nats_url, info.outputs_path
+    info.credentials()               # the sandbox's AWS credentials (sandbox.auth.Credentials)
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.auth import Credentials, CredentialsError
 from sandbox.config import REPO_ROOT, SandboxConfig, default_state_dir
 from sandbox.procs import ProcRef, terminate
-from sandbox.state import StatePaths, read_json
+from sandbox.state import StatePaths, open_private, read_json
 
 
 class SandboxError(Exception):
@@ -33,9 +35,24 @@ class SandboxInfo:
     outputs_path: Path
     state_dir: Path
     pid: int
+    credentials_file: Path
 
     def as_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+    def credentials(self) -> Credentials:
+        """The AWS credentials every request to ``endpoint_url`` must be signed with."""
+        try:
+            return Credentials.load(self.credentials_file)
+        except CredentialsError as exc:
+            raise SandboxError(str(exc)) from None
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], paths: StatePaths) -> "SandboxInfo":
+        return cls(
+            state["endpoint_url"], state["nats_url"], Path(state["outputs"]), paths.root, int(state["pid"]),
+            Path(state.get("credentials") or paths.credentials),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,9 +89,12 @@ def _paths(state_dir: Path | str | None) -> StatePaths:
 
 
 def _endpoint_answers(endpoint_url: str) -> bool:
+    """The endpoint serves HTTP. Unsigned, so the answer is the gate's refusal (403)."""
     try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=3) as resp:
-            return resp.status == 200
+        with urllib.request.urlopen(f"{endpoint_url}/", timeout=3) as resp:
+            return bool(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 403
     except (urllib.error.URLError, OSError):
         return False
 
@@ -107,9 +127,9 @@ def status(state_dir: Path | str | None = None) -> SandboxStatus:
         problems.append(f"daemon (pid {daemon.pid}) is not running; see {paths.daemon_log}")
     info = None
     if state.get("ready"):
-        info = SandboxInfo(
-            state["endpoint_url"], state["nats_url"], Path(state["outputs"]), paths.root, daemon.pid
-        )
+        info = SandboxInfo.from_state(state, paths)
+        if daemon.alive() and not info.credentials_file.is_file():
+            problems.append(f"credentials file {info.credentials_file} is missing")
         if daemon.alive() and not _endpoint_answers(info.endpoint_url):
             problems.append(f"AWS endpoint {info.endpoint_url} does not answer")
         if daemon.alive() and not _port_answers(info.nats_url):
@@ -124,9 +144,7 @@ def _wait_ready(paths: StatePaths, proc: subprocess.Popen[bytes], timeout: float
     while time.monotonic() < deadline:
         state = read_json(paths.state)
         if state and state.get("pid") == proc.pid and state.get("ready"):
-            return SandboxInfo(
-                state["endpoint_url"], state["nats_url"], Path(state["outputs"]), paths.root, proc.pid
-            )
+            return SandboxInfo.from_state(state, paths)
         if proc.poll() is not None:
             break
         time.sleep(0.05)
@@ -139,7 +157,7 @@ def _wait_ready(paths: StatePaths, proc: subprocess.Popen[bytes], timeout: float
 def ensure_running(
     state_dir: Path | str | None = None,
     config: SandboxConfig | None = None,
-    timeout: float = 60.0,
+    timeout: float = 120.0,
 ) -> SandboxInfo:
     """Return the running sandbox, starting the daemon first if it is not running.
 
@@ -152,11 +170,11 @@ def ensure_running(
         return current.info
     if read_json(paths.state) or current.processes:
         stop(paths.root)
-    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.make_private()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     argv = [sys.executable, "-m", "sandbox", "daemon", "--dir", str(paths.root)]
     argv += (config or SandboxConfig()).to_args()
-    with open(paths.daemon_log, "ab") as log:
+    with open_private(paths.daemon_log, "ab") as log:
         proc = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
@@ -184,6 +202,7 @@ def stop(state_dir: Path | str | None = None, timeout: float = 20.0) -> StopRepo
     if not survivors:
         paths.state.unlink(missing_ok=True)
         paths.children.unlink(missing_ok=True)
+        paths.credentials.unlink(missing_ok=True)  # a stopped sandbox's keys open nothing
     return StopReport(stopped, [r.pid for r in survivors])
 
 
@@ -194,4 +213,4 @@ def build_images(state_dir: Path | str | None = None) -> list[Any]:
     current = status(state_dir)
     if not current.running or current.info is None:
         raise SandboxError("the sandbox is not running: start it with `fleetctl sandbox up`")
-    return images.build(current.info.endpoint_url)
+    return images.build(current.info.endpoint_url, current.info.credentials())

@@ -1,13 +1,14 @@
-"""boto3 clients pointed at the sandbox endpoint, with dummy credentials."""
+"""boto3 clients pointed at the sandbox endpoint, signed with the sandbox's credentials."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandbox.config import DUMMY_CREDENTIALS, REGION
+from sandbox.auth import Credentials
+from sandbox.config import REGION
 
 
-def client(service: str, endpoint_url: str) -> Any:
+def client(service: str, endpoint_url: str, credentials: Credentials) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -16,5 +17,5 @@ def client(service: str, endpoint_url: str) -> Any:
         endpoint_url=endpoint_url,
         region_name=REGION,
         config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
-        **DUMMY_CREDENTIALS,
+        **credentials.client_kwargs(),
     )

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from sandbox.api import SandboxInfo
 
 app = typer.Typer(
     name="sandbox",
@@ -34,11 +37,11 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _hint(endpoint_url: str) -> str:
-    return (
-        f"export AWS_ENDPOINT_URL={endpoint_url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 "
-        "AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox"
-    )
+def _hint(info: "SandboxInfo") -> str:
+    """The `export` line that points the AWS CLI and SDKs at the sandbox, with its credentials."""
+    env = {"AWS_ENDPOINT_URL": info.endpoint_url, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    env.update(info.credentials().env())
+    return "export " + " ".join(f"{k}={v}" for k, v in env.items())
 
 
 @app.command()
@@ -76,7 +79,7 @@ def up(
     typer.echo(f"aws endpoint:  {info.endpoint_url}")
     typer.echo(f"nats:          {info.nats_url}")
     typer.echo(f"outputs:       {info.outputs_path}")
-    typer.echo(_hint(info.endpoint_url))
+    typer.echo(_hint(info))
 
 
 @app.command()
@@ -114,7 +117,7 @@ def status(
         for problem in current.problems:
             typer.echo(f"problem:       {problem}")
         if current.running and current.info is not None:
-            typer.echo(_hint(current.info.endpoint_url))
+            typer.echo(_hint(current.info))
         elif current.crashed:
             typer.echo("run `fleetctl sandbox down` then `fleetctl sandbox up` to restart it")
     if not current.running:

@@ -12,7 +12,6 @@ REGION = "us-east-1"
 CLUSTER_NAME = "gaming-system-cluster"
 LOG_GROUP_NAME = "/ecs/gaming-system-nats"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DUMMY_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 STATE_DIR_ENV = "FLEETCTL_SANDBOX_DIR"
 
 

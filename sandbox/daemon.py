@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fcntl
-import json
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from sandbox.config import SandboxConfig
@@ -37,26 +35,17 @@ def parse_args(argv: list[str]) -> tuple[Path, SandboxConfig]:
     return state_dir, SandboxConfig(**args)
 
 
-def freeze_moto_task_progression(endpoint_url: str) -> None:
-    """moto advances a task one status per DescribeTasks; the runner owns status instead."""
-    body = json.dumps(
-        {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**12}}
-    ).encode()
-    request = urllib.request.Request(
-        f"{endpoint_url}/moto-api/state-manager/set-transition", data=body, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-
-
 def run(state_dir: Path, config: SandboxConfig) -> int:
     from sandbox import images, infra, moto_fixes
+    from sandbox.auth import Credentials
+    from sandbox.backends import freeze_task_auto_advance
     from sandbox.natsd import NatsSupervisor
     from sandbox.runner.loop import TaskRunner
     from sandbox.server import AwsServer
 
+    os.umask(0o077)  # everything the daemon writes (logs, JetStream, outputs) is private
     paths = StatePaths(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    paths.make_private()
     lock = open(paths.lock, "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,8 +63,10 @@ def run(state_dir: Path, config: SandboxConfig) -> int:
     }  # fmt: skip
     write_json(paths.state, state)
 
+    credentials = Credentials.generate()  # new keys for every daemon: moto's state is new too
+    credentials.save(paths.credentials)
     moto_fixes.apply()
-    server = AwsServer(config.port)
+    server = AwsServer(credentials, config.port)
     nats = NatsSupervisor(config.nats_port or free_port(), paths.jetstream, paths.nats_log)
 
     children_lock = threading.Lock()
@@ -89,15 +80,15 @@ def run(state_dir: Path, config: SandboxConfig) -> int:
     runner = TaskRunner(config, on_children=record_children)
     try:
         endpoint_url = server.start()
-        freeze_moto_task_progression(endpoint_url)
+        freeze_task_auto_advance()  # moto advances a task per DescribeTasks; the runner owns status
         nats.start()
         record_children([])
         runner.start()
-        infra.ensure(endpoint_url, nats.port, paths.outputs)
-        built = images.build(endpoint_url)
+        infra.ensure(endpoint_url, credentials, nats.port, paths)
+        built = images.build(endpoint_url, credentials)
         state.update(
             ready=True, endpoint_url=endpoint_url, port=server.port, nats_url=nats.url,
-            nats_port=nats.port, outputs=str(paths.outputs),
+            nats_port=nats.port, outputs=str(paths.outputs), credentials=str(paths.credentials),
             images=[b.repository for b in built], ready_at=time.time(),
         )  # fmt: skip
         write_json(paths.state, state)

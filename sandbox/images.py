@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sandbox.auth import Credentials
 from sandbox.config import REPO_ROOT
 from sandbox.runner.preflight import COMMAND_ANNOTATION
 
@@ -88,11 +89,11 @@ def manifest(name: str, source_hash: str) -> str:
     )
 
 
-def build(endpoint_url: str, repo_root: Path = REPO_ROOT) -> list[ImageResult]:
+def build(endpoint_url: str, credentials: Credentials, repo_root: Path = REPO_ROOT) -> list[ImageResult]:
     """Create ``gaming/<name>`` repositories and push ``latest`` where sources changed."""
     from sandbox.aws import client
 
-    ecr = client("ecr", endpoint_url)
+    ecr = client("ecr", endpoint_url, credentials)
     shared = [repo_root / d for d in SHARED_DIRS]
     results = []
     for name, directory in discover(repo_root).items():

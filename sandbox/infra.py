@@ -10,9 +10,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sandbox.aws import client
+from sandbox import aws
+from sandbox.auth import Credentials
 from sandbox.config import ACCOUNT_ID, CLUSTER_NAME, LOG_GROUP_NAME, REGION, ecr_registry
-from sandbox.state import read_json, write_json
+from sandbox.state import StatePaths, read_json, write_json
 
 NAME = "gaming-system"
 ASSUME_ECS_TASKS = json.dumps(
@@ -38,18 +39,22 @@ def output(value: Any) -> dict[str, Any]:
     return {"sensitive": False, "type": kind, "value": value}
 
 
-def is_present(endpoint_url: str, outputs_path: Path) -> bool:
+def is_present(endpoint_url: str, credentials: Credentials, outputs_path: Path) -> bool:
     """True if the outputs file describes infrastructure that still exists in moto."""
     outputs = read_json(outputs_path)
     if not outputs or outputs.get("aws_endpoint_url", {}).get("value") != endpoint_url:
         return False
-    clusters = client("ecs", endpoint_url).describe_clusters(clusters=[CLUSTER_NAME])["clusters"]
+    clusters = aws.client("ecs", endpoint_url, credentials).describe_clusters(clusters=[CLUSTER_NAME])["clusters"]
     return any(c["status"] == "ACTIVE" for c in clusters)
 
 
-def create(endpoint_url: str, nats_port: int, outputs_path: Path) -> dict[str, Any]:
+def create(endpoint_url: str, credentials: Credentials, nats_port: int, paths: StatePaths) -> dict[str, Any]:
     """Create the network, cluster, logs, roles, NLB and secrets; write the outputs file."""
-    ec2 = client("ec2", endpoint_url)
+
+    def client(service: str) -> Any:
+        return aws.client(service, endpoint_url, credentials)
+
+    ec2 = client("ec2")
     vpc_id = ec2.create_vpc(
         CidrBlock="10.0.0.0/16",
         TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": NAME}]}],
@@ -80,14 +85,14 @@ def create(endpoint_url: str, nats_port: int, outputs_path: Path) -> dict[str, A
         ],
     )
 
-    client("ecs", endpoint_url).create_cluster(
+    client("ecs").create_cluster(
         clusterName=CLUSTER_NAME,
         settings=[{"name": "containerInsights", "value": "disabled"}],
         tags=[{"key": "Name", "value": NAME}],
     )
-    client("logs", endpoint_url).create_log_group(logGroupName=LOG_GROUP_NAME)
+    client("logs").create_log_group(logGroupName=LOG_GROUP_NAME)
 
-    iam = client("iam", endpoint_url)
+    iam = client("iam")
     role_arns = {}
     for key, role in (("execution", f"{NAME}-task-execution"), ("task", f"{NAME}-task")):
         try:
@@ -97,7 +102,7 @@ def create(endpoint_url: str, nats_port: int, outputs_path: Path) -> dict[str, A
         except iam.exceptions.EntityAlreadyExistsException:
             role_arns[key] = iam.get_role(RoleName=role)["Role"]["Arn"]
 
-    elb = client("elbv2", endpoint_url)
+    elb = client("elbv2")
     nlb_arn = elb.create_load_balancer(
         Name="gaming-nats", Subnets=subnet_ids, Scheme="internal", Type="network"
     )["LoadBalancers"][0]
@@ -112,7 +117,7 @@ def create(endpoint_url: str, nats_port: int, outputs_path: Path) -> dict[str, A
         DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
     )
 
-    sm = client("secretsmanager", endpoint_url)
+    sm = client("secretsmanager")
     secret_arns = {}
     for key, name in (("auth", "gaming/auth/signing-key"), ("payment", "gaming/payment/ledger-key")):
         try:
@@ -138,14 +143,15 @@ def create(endpoint_url: str, nats_port: int, outputs_path: Path) -> dict[str, A
         "task_role_arn": output(role_arns["task"]),
         "auth_signing_key_secret_arn": output(secret_arns["auth"]),
         "payment_ledger_key_secret_arn": output(secret_arns["payment"]),
+        "sandbox_credentials_file": output(str(paths.credentials)),
     }
-    write_json(outputs_path, outputs)
+    write_json(paths.outputs, outputs)
     return outputs
 
 
-def ensure(endpoint_url: str, nats_port: int, outputs_path: Path) -> bool:
+def ensure(endpoint_url: str, credentials: Credentials, nats_port: int, paths: StatePaths) -> bool:
     """Create the infrastructure unless it exists; True if it was created now."""
-    if is_present(endpoint_url, outputs_path):
+    if is_present(endpoint_url, credentials, paths.outputs):
         return False
-    create(endpoint_url, nats_port, outputs_path)
+    create(endpoint_url, credentials, nats_port, paths)
     return True

@@ -1,7 +1,7 @@
 """The changes moto 5.2.5 needs before its ECS behaves like ECS.
 
 Each fix patches one moto class method and is applied once per process by ``apply()``.
-They are class-level patches, so they survive ``/moto-api/reset`` (which replaces backend
+They are class-level patches, so they survive a reset of moto (which replaces backend
 objects, not classes). Each has its own test in ``tests/sandbox/test_moto_fixes.py``.
 """
 

@@ -1,8 +1,9 @@
-"""moto's threaded server on loopback, serialised by one re-entrant lock.
+"""moto's threaded server on loopback, behind the SigV4 gate, serialised by one re-entrant lock.
 
 moto's backends are plain dicts with no locking. Every HTTP request runs under
 ``BACKEND_LOCK`` and every in-process writer (the task runner) takes the same lock, so a
-request never sees a dictionary change size under it.
+request never sees a dictionary change size under it. Every request first passes
+``sandbox.auth.SigV4Gate``: only requests signed with the sandbox's credentials reach moto.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
+
+from sandbox.auth import Credentials, SigV4Gate
 
 BACKEND_LOCK = threading.RLock()
 _installed = False
@@ -39,19 +42,32 @@ def _install_lock() -> None:
 
 
 class AwsServer:
-    """The AWS endpoint: ``ThreadedMotoServer`` bound to 127.0.0.1."""
+    """The AWS endpoint: moto's WSGI app behind ``SigV4Gate``, served on 127.0.0.1."""
 
-    def __init__(self, port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
-
+    def __init__(self, credentials: Credentials, port: int = 0) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         _install_lock()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.credentials = credentials
+        self._requested_port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
         self.port = 0
 
     def start(self) -> str:
-        self._server.start()
-        _host, self.port = self._server.get_host_and_port()
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = SigV4Gate(DomainDispatcherApplication(create_backend_app), self.credentials)
+        self._server = make_server(
+            "127.0.0.1", self._requested_port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
+        self._thread.start()
         return self.endpoint_url
 
     @property
@@ -59,4 +75,8 @@ class AwsServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -3,7 +3,8 @@
 #
 #   tasks  -> nats/nlb  4222   NATS clients (NLB, and the node URLs gossiped in INFO)
 #   nats  <-> nats      6222   cluster routes
-#   vpc    -> nats      8222   monitoring (/healthz, /varz); NLB health checks
+#   nats/nlb/admin -> nats 8222 monitoring (/healthz, /varz): the NATS nodes, NLB health
+#                               checks and var.nats_monitor_admin_cidrs only, not the VPC
 #   tasks  -> redis     6379
 #   vpc    -> endpoints  443
 
@@ -146,13 +147,34 @@ resource "aws_vpc_security_group_ingress_rule" "nats_cluster" {
   referenced_security_group_id = aws_security_group.nats.id
 }
 
-resource "aws_vpc_security_group_ingress_rule" "nats_monitor" {
+# Monitoring (/varz, /connz, /subsz) shows every connection and subscription: the NATS nodes
+# themselves, the NLB's health checks and the operators' admin networks only.
+resource "aws_vpc_security_group_ingress_rule" "nats_monitor_nodes" {
+  security_group_id            = aws_security_group.nats.id
+  description                  = "NATS monitoring endpoint from the NATS nodes"
+  ip_protocol                  = "tcp"
+  from_port                    = local.nats_monitor_port
+  to_port                      = local.nats_monitor_port
+  referenced_security_group_id = aws_security_group.nats.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "nats_monitor_nlb" {
+  security_group_id            = aws_security_group.nats.id
+  description                  = "NATS monitoring endpoint: NLB health checks (/healthz)"
+  ip_protocol                  = "tcp"
+  from_port                    = local.nats_monitor_port
+  to_port                      = local.nats_monitor_port
+  referenced_security_group_id = aws_security_group.nats_nlb.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "nats_monitor_admin" {
+  for_each          = toset(var.nats_monitor_admin_cidrs)
   security_group_id = aws_security_group.nats.id
-  description       = "NATS monitoring endpoint, VPC only (NLB health checks, operators)"
+  description       = "NATS monitoring endpoint from an admin network"
   ip_protocol       = "tcp"
   from_port         = local.nats_monitor_port
   to_port           = local.nats_monitor_port
-  cidr_ipv4         = var.vpc_cidr
+  cidr_ipv4         = each.value
 }
 
 resource "aws_vpc_security_group_egress_rule" "nats_cluster" {

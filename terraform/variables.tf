@@ -107,6 +107,17 @@ variable "gateway_ingress_cidrs" {
 
 # --- NATS ----------------------------------------------------------------------------
 
+variable "nats_monitor_admin_cidrs" {
+  description = "CIDR blocks of admin networks (VPN, bastion) allowed to reach the NATS monitoring port. Empty: only the NATS nodes and the NLB health checks."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.nats_monitor_admin_cidrs : can(cidrnetmask(c)) && c != "0.0.0.0/0"])
+    error_message = "nats_monitor_admin_cidrs must be valid IPv4 CIDR blocks and must not be 0.0.0.0/0."
+  }
+}
+
 variable "nats_node_count" {
   description = "Number of NATS servers in the JetStream cluster. Odd, so the RAFT meta group keeps a majority."
   type        = number

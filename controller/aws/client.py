@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, Callable
 
 from controller.aws.ratelimit import RateLimitSettings, bucket
@@ -44,7 +44,7 @@ class Aws:
         *,
         endpoint_url: str | None = None,
         profile: str | None = None,
-        dummy_credentials: bool = False,
+        sandbox_credentials: str | None = None,
         max_attempts: int = 5,
         connect_timeout: float = 5,
         read_timeout: float = 30,
@@ -56,7 +56,7 @@ class Aws:
         self.region = region
         self.endpoint_url = endpoint_url
         self.profile = profile
-        self.dummy_credentials = dummy_credentials
+        self.sandbox_credentials = sandbox_credentials
         self.max_attempts = max_attempts
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -73,13 +73,22 @@ class Aws:
 
     @classmethod
     def for_target(cls, target: Any, **kwargs: Any) -> "Aws":
-        """An Aws for a manifest's `spec.target` (TargetSpec)."""
+        """An Aws for a manifest's `spec.target` (TargetSpec).
+
+        A sandbox target is always signed with the sandbox's own generated credentials, whatever
+        AWS credentials or profile the environment holds.
+        """
+        sandbox = target.kind == "sandbox"
+        if sandbox:
+            from sandbox.config import default_state_dir
+
+            credentials = target.credentials_file or str(default_state_dir() / "credentials.json")
         kwargs.setdefault("rate_limits", RateLimitSettings.from_env(default_enabled=target.kind == "aws"))
         return cls(
             target.region,
             endpoint_url=target.endpoint,
-            profile=target.profile,
-            dummy_credentials=target.kind == "sandbox",
+            profile=None if sandbox else target.profile,
+            sandbox_credentials=credentials if sandbox else None,
             **kwargs,
         )
 
@@ -87,7 +96,8 @@ class Aws:
         from aiobotocore.session import get_session
 
         self._stack = AsyncExitStack()
-        self._session = get_session()
+        # the sandbox's own keys: $AWS_PROFILE is not even looked up
+        self._session = get_session({"profile": (None, None, None, None)} if self.sandbox_credentials else None)
         if self.profile:
             self._session.set_config_variable("profile", self.profile)
         self._session.register("before-call", self._count_call)
@@ -156,8 +166,8 @@ class Aws:
                 kwargs: dict[str, Any] = {"config": config, "region_name": self.region}
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
-                if self.dummy_credentials and not os.environ.get("AWS_ACCESS_KEY_ID"):
-                    kwargs.update(aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+                if self.sandbox_credentials:
+                    kwargs.update(_sandbox_credentials(service, self.sandbox_credentials))
                 self._clients[service] = await self._stack.enter_async_context(
                     self._session.create_client(service, **kwargs)
                 )
@@ -186,6 +196,15 @@ class Aws:
         except Exception as exc:
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
         return out
+
+
+def _sandbox_credentials(service: str, path: str) -> dict[str, str]:
+    from sandbox.auth import CredentialsError, Credentials
+
+    try:
+        return Credentials.load(Path(path)).client_kwargs()
+    except CredentialsError as exc:
+        raise CloudError(service, "SandboxCredentials", str(exc)) from None
 
 
 def _op_name(service: str, operation: str) -> str:

@@ -63,6 +63,9 @@ class TargetSpec(Model):
     cluster: str = Field(min_length=1, max_length=255, description="ECS cluster name or ARN")
     endpoint: str | None = Field(None, description="AWS API endpoint URL (the sandbox's, or any AWS-compatible one)")
     profile: str | None = Field(None, description="AWS shared-config profile to use")
+    credentials_file: str | None = Field(
+        None, description="`sandbox` only: the sandbox's generated AWS credentials (written 0600 by `sandbox up`; "
+                          "default: the credentials.json of $FLEETCTL_SANDBOX_DIR or <repo>/.sandbox)")
 
     @field_validator("region")
     @classmethod

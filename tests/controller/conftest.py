@@ -23,8 +23,11 @@ class SandboxHandle:
     state_dir: Path
 
     def client(self, service: str) -> Any:
+        from sandbox.auth import Credentials
+
+        credentials = Credentials.load(self.state_dir / "credentials.json")
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+                            **credentials.client_kwargs())
 
     def value(self, name: str) -> Any:
         return self.outputs[name]["value"]

@@ -150,6 +150,14 @@ async def test_no_wait_returns_after_submitting(make_fleet):
     assert aws.calls["ecs.DescribeServices"] == 1  # observe only: no rollout polling
 
 
+def _credentials_file(tmp_path) -> str:
+    from sandbox.auth import Credentials
+
+    path = tmp_path / "credentials.json"
+    Credentials.generate().save(path)
+    return str(path)
+
+
 def test_invalid_manifest_makes_no_aws_call(tmp_path):
     hits = []
     server = socket.socket()
@@ -175,6 +183,7 @@ def test_invalid_manifest_makes_no_aws_call(tmp_path):
 
     doc = json.loads((FIXTURES / "local-tf-outputs.json").read_text())
     doc["aws_endpoint_url"]["value"] = f"http://127.0.0.1:{port}"
+    doc["sandbox_credentials_file"]["value"] = _credentials_file(tmp_path)
     outputs.write_text(json.dumps(doc))
     broken = tmp_path / "fleet.yaml"
     text = (FIXTURES.parent.parent / "manifests" / "local.yaml").read_text()
@@ -202,6 +211,7 @@ def test_unreachable_endpoint_is_one_line_exit_2(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     doc["aws_endpoint_url"]["value"] = f"http://127.0.0.1:{port}"
+    doc["sandbox_credentials_file"]["value"] = _credentials_file(tmp_path)
     outputs = tmp_path / "o.json"
     outputs.write_text(json.dumps(doc))
     out = run_cli("plan", "manifests/local.yaml", "--tf-outputs", str(outputs), timeout=120)

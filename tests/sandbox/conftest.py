@@ -37,8 +37,7 @@ class Sandbox:
             service,
             endpoint_url=self.info.endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            **self.info.credentials().client_kwargs(),
         )
 
     @property

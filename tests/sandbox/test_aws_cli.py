@@ -30,9 +30,9 @@ def aws_cli() -> Path:
     return BENCH_VENV / "bin" / "aws"
 
 
-def aws(cli: Path, endpoint: str, *args: str) -> Any:
+def aws(cli: Path, endpoint: str, credentials: dict[str, str], *args: str) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="cli", AWS_SECRET_ACCESS_KEY="cli", AWS_DEFAULT_REGION="us-east-1")
+    env.update(credentials, AWS_DEFAULT_REGION="us-east-1")
     out = subprocess.run([str(cli), "--endpoint-url", endpoint, "--output", "json", *args],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -46,20 +46,21 @@ def test_aws_cli_sees_the_same_services_tasks_and_log_events(sandbox, ecs, logs,
     tasks = wait_for(lambda: ecs.list_tasks(cluster=sandbox.cluster, serviceName=name)["taskArns"])
     wait_for(lambda: "hello from the sandbox" in log_messages(sandbox, logs, tasks[0]))
     endpoint = sandbox.info.endpoint_url
+    creds = sandbox.info.credentials().env()
 
-    listed = aws(aws_cli, endpoint, "ecs", "list-services", "--cluster", sandbox.cluster)["serviceArns"]
+    listed = aws(aws_cli, endpoint, creds, "ecs", "list-services", "--cluster", sandbox.cluster)["serviceArns"]
     assert sorted(listed) == sorted(ecs.list_services(cluster=sandbox.cluster)["serviceArns"])
 
-    described = aws(aws_cli, endpoint, "ecs", "describe-services", "--cluster", sandbox.cluster, "--services", name)
+    described = aws(aws_cli, endpoint, creds, "ecs", "describe-services", "--cluster", sandbox.cluster, "--services", name)
     (svc,) = described["services"]
     assert svc["runningCount"] == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED"
 
-    cli_tasks = aws(aws_cli, endpoint, "ecs", "list-tasks", "--cluster", sandbox.cluster, "--service-name", name)
+    cli_tasks = aws(aws_cli, endpoint, creds, "ecs", "list-tasks", "--cluster", sandbox.cluster, "--service-name", name)
     assert cli_tasks["taskArns"] == tasks
-    (task,) = aws(aws_cli, endpoint, "ecs", "describe-tasks", "--cluster", sandbox.cluster, "--tasks", tasks[0])["tasks"]
+    (task,) = aws(aws_cli, endpoint, creds, "ecs", "describe-tasks", "--cluster", sandbox.cluster, "--tasks", tasks[0])["tasks"]
     assert task["lastStatus"] == "RUNNING" and task["group"] == f"service:{name}"
 
     stream = f"ecs/app/{tasks[0].rsplit('/', 1)[-1]}"
-    events = aws(aws_cli, endpoint, "logs", "get-log-events", "--log-group-name", sandbox.outputs["log_group_name"],
+    events = aws(aws_cli, endpoint, creds, "logs", "get-log-events", "--log-group-name", sandbox.outputs["log_group_name"],
                  "--log-stream-name", stream)["events"]
     assert "hello from the sandbox" in [e["message"] for e in events]

@@ -48,7 +48,7 @@ async def test_aiobotocore_sees_running_tasks(sandbox, ecs, register, create_ser
     create_service(name, register(name), desired=2)
     async with get_session().create_client(
         "ecs", endpoint_url=sandbox.info.endpoint_url, region_name="us-east-1",
-        aws_access_key_id="t", aws_secret_access_key="t",
+        **sandbox.info.credentials().client_kwargs(),
     ) as client:  # fmt: skip
         waiter = client.get_waiter("services_stable")
         await waiter.wait(cluster=sandbox.cluster, services=[name], WaiterConfig={"Delay": 1, "MaxAttempts": 30})

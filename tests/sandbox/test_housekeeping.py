@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from sandbox import api
-from sandbox.procs import ProcRef
 from tests.sandbox.conftest import TEST_CONFIG, Sandbox, wait_for
 
 
@@ -62,25 +60,62 @@ def test_stopped_tasks_are_pruned_after_the_retention(short_lived):
     assert ecs.list_tasks(cluster=short_lived.cluster, desiredStatus="STOPPED")["taskArns"] == []
 
 
-def test_moto_reset_stops_local_tasks_and_the_runner_carries_on(short_lived):
-    ecs = short_lived.client("ecs")
-    arn = _run(short_lived, "import time; time.sleep(3600)")
-    wait_for(lambda: ecs.describe_tasks(cluster=short_lived.cluster, tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING")
-    children = json.loads((short_lived.info.state_dir / "children.json").read_text())
-    nats = ProcRef.from_json(children[-1])
-    task_processes = [ProcRef.from_json(c) for c in children[:-1]]
-    assert task_processes
+def test_moto_reset_stops_local_tasks_and_the_runner_carries_on():
+    """A reset of moto's backends (in-process only: ``/moto-api/reset`` is not served over
+    HTTP) ends the local tasks; the runner goes on with the new backends."""
+    from dataclasses import replace
 
-    request = urllib.request.Request(f"{short_lived.info.endpoint_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
-    wait_for(lambda: not any(p.alive() for p in task_processes), timeout=10)
-    assert nats.alive()
+    import boto3
+    from moto.moto_api import state_manager
+    from moto.moto_api._internal.models import moto_api_backend
 
-    # The runner uses the new backends: a task in a new cluster runs (no VPC exists now).
-    ecs.create_cluster(clusterName="after-reset")
-    arn = str(
-        ecs.run_task(cluster="after-reset", taskDefinition=_task_definition(short_lived, "print(1)", "bridge"),
-                     launchType="FARGATE")["tasks"][0]["taskArn"]
-    )  # fmt: skip
-    task = wait_for(lambda: (t := ecs.describe_tasks(cluster="after-reset", tasks=[arn])["tasks"][0])["lastStatus"] == "STOPPED" and t)
-    assert task["containers"][0]["exitCode"] == 0
+    from sandbox import moto_fixes
+    from sandbox.auth import Credentials
+    from sandbox.runner.loop import TaskRunner
+    from sandbox.server import BACKEND_LOCK, AwsServer
+
+    moto_fixes.apply()
+    credentials = Credentials.generate()
+    server = AwsServer(credentials)
+    url = server.start()
+    runner = TaskRunner(replace(TEST_CONFIG, stopped_task_retention=60.0))
+    runner.start()
+    kw = dict(endpoint_url=url, region_name="us-east-1", **credentials.client_kwargs())
+    ecs, ecr = boto3.client("ecs", **kw), boto3.client("ecr", **kw)
+
+    def run(cluster: str, code: str) -> str:
+        ecs.create_cluster(clusterName=cluster)
+        if "tests/hk" not in [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]:
+            ecr.create_repository(repositoryName="tests/hk")
+            manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "layers": [{"digest": "sha256:" + "12" * 32}]}  # fmt: skip
+            ecr.put_image(repositoryName="tests/hk", imageManifest=json.dumps(manifest), imageTag="latest")
+        td = ecs.register_task_definition(
+            family="hk", requiresCompatibilities=["EC2"], networkMode="bridge", cpu="256", memory="512",
+            containerDefinitions=[{"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tests/hk:latest",
+                                   "command": ["python", "-c", code]}],
+        )["taskDefinition"]["taskDefinitionArn"]  # fmt: skip
+        return str(ecs.run_task(cluster=cluster, taskDefinition=td, launchType="FARGATE")["tasks"][0]["taskArn"])
+
+    def task(cluster: str, arn: str) -> dict:
+        return dict(ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0])
+
+    try:
+        arn = run("before-reset", "import time; time.sleep(3600)")
+        wait_for(lambda: task("before-reset", arn)["lastStatus"] == "RUNNING")
+        task_processes = runner.children()
+        assert task_processes and all(p.alive() for p in task_processes)
+
+        with BACKEND_LOCK:
+            moto_api_backend.reset()
+        wait_for(lambda: not any(p.alive() for p in task_processes), timeout=10)
+
+        arn = run("after-reset", "print(1)")
+        stopped = wait_for(lambda: (t := task("after-reset", arn))["lastStatus"] == "STOPPED" and t)
+        assert stopped["containers"][0]["exitCode"] == 0
+    finally:
+        runner.shutdown(2.0)
+        server.stop()
+        state_manager.unset_transition("ecs::task")
+        with BACKEND_LOCK:
+            moto_api_backend.reset()

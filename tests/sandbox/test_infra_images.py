@@ -74,21 +74,21 @@ def test_build_registers_one_image_per_service_and_is_idempotent(sandbox, tmp_pa
     (tmp_path / "sdk").mkdir()
     (tmp_path / "sdk" / "codec.py").write_text("X = 1\n")
 
-    first = images.build(sandbox.info.endpoint_url, tmp_path)
+    first = images.build(sandbox.info.endpoint_url, sandbox.info.credentials(), tmp_path)
     assert [(r.service, r.repository, r.changed) for r in first] == [
         ("alpha", "gaming/alpha", True),
         ("beta", "gaming/beta", True),
     ]
-    again = images.build(sandbox.info.endpoint_url, tmp_path)
+    again = images.build(sandbox.info.endpoint_url, sandbox.info.credentials(), tmp_path)
     assert [(r.digest, r.changed) for r in again] == [(r.digest, False) for r in first]
 
     # Changing the service, or the shared sdk, gives a new digest.
     _service(tmp_path, "alpha", "print('changed')\n")
-    changed = {r.service: r for r in images.build(sandbox.info.endpoint_url, tmp_path)}
+    changed = {r.service: r for r in images.build(sandbox.info.endpoint_url, sandbox.info.credentials(), tmp_path)}
     assert changed["alpha"].changed and changed["alpha"].digest != first[0].digest
     assert not changed["beta"].changed
     (tmp_path / "sdk" / "codec.py").write_text("X = 2\n")
-    assert all(r.changed for r in images.build(sandbox.info.endpoint_url, tmp_path))
+    assert all(r.changed for r in images.build(sandbox.info.endpoint_url, sandbox.info.credentials(), tmp_path))
 
     ecr = sandbox.client("ecr")
     [detail] = ecr.describe_images(repositoryName="gaming/beta", imageIds=[{"imageTag": "latest"}])["imageDetails"]
@@ -100,7 +100,7 @@ def test_build_registers_one_image_per_service_and_is_idempotent(sandbox, tmp_pa
 
 
 def test_build_without_services_directory_builds_nothing(sandbox, tmp_path):
-    assert images.build(sandbox.info.endpoint_url, tmp_path) == []
+    assert images.build(sandbox.info.endpoint_url, sandbox.info.credentials(), tmp_path) == []
 
 
 def test_image_without_command_runs_the_program_it_stands_for(sandbox, ecs, logs, register, run_task, tmp_path):

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from sandbox.auth import Credentials
 from sandbox.procs import ProcRef
 from tests.sandbox.conftest import repo_root, wait_for
 
@@ -61,7 +62,7 @@ def is_loopback(address: str) -> bool:
 def start_a_task(outputs: dict[str, Any]) -> str:
     """A service task with a listening socket of its own, started through the AWS API."""
     kw = dict(endpoint_url=outputs["aws_endpoint_url"], region_name="us-east-1",
-              aws_access_key_id="t", aws_secret_access_key="t")  # fmt: skip
+              **Credentials.load(Path(outputs["sandbox_credentials_file"])).client_kwargs())  # fmt: skip
     ecr, ecs = boto3.client("ecr", **kw), boto3.client("ecs", **kw)
     ecr.create_repository(repositoryName="tests/lifecycle")
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -109,6 +110,12 @@ def test_up_status_down_leaves_nothing_behind(tmp_path):
     assert report["running"] is True and report["crashed"] is False
     outputs = {k: v["value"] for k, v in json.loads(Path(report["info"]["outputs_path"]).read_text()).items()}
     assert outputs["aws_endpoint_url"] == report["info"]["endpoint_url"]
+
+    # only this user can read the state: credentials, logs, outputs
+    assert state_dir.stat().st_mode & 0o777 == 0o700
+    files = [p for p in state_dir.rglob("*") if p.is_file()]
+    assert files and {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}
+    assert [p for p in state_dir.rglob("*") if p.is_dir() and p.stat().st_mode & 0o077] == []
 
     start_a_task(outputs)
     processes = wait_for(lambda: len(p := our_processes(state_dir)) >= 3 and p)  # daemon, nats, task

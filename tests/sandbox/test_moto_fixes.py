@@ -10,14 +10,18 @@ import boto3
 import pytest
 
 from sandbox import moto_fixes
+from sandbox.auth import Credentials
 from sandbox.backends import backend
 from sandbox.server import BACKEND_LOCK, AwsServer
+
+
+CREDENTIALS = Credentials.generate()
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     moto_fixes.apply()
-    server = AwsServer()
+    server = AwsServer(CREDENTIALS)
     url = server.start()
     try:
         yield url
@@ -28,7 +32,7 @@ def endpoint() -> Iterator[str]:
 def client(endpoint: str, service: str) -> Any:
     return boto3.client(
         service, endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        **CREDENTIALS.client_kwargs(),
     )  # fmt: skip
 
 

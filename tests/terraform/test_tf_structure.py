@@ -159,8 +159,14 @@ def test_nats_cluster_and_monitor_ports(cfg):
         by_port.setdefault(resolve_int(rule["from_port"], cfg), []).append(rule)
     # Routes: only from the NATS group itself.
     assert [r["referenced_security_group_id"] for r in by_port[6222]] == ["${aws_security_group.nats.id}"]
-    # Monitoring: only from inside the VPC.
-    assert [r.get("cidr_ipv4") for r in by_port[8222]] == ["${var.vpc_cidr}"]
+    # Monitoring: the NATS nodes, the NLB's health checks and the admin CIDRs; never the whole VPC.
+    monitor = by_port[8222]
+    assert sorted(r.get("referenced_security_group_id", "") for r in monitor if "cidr_ipv4" not in r) == [
+        "${aws_security_group.nats.id}", "${aws_security_group.nats_nlb.id}"]
+    assert [(r.get("for_each"), r["cidr_ipv4"]) for r in monitor if "cidr_ipv4" in r] == [
+        ("${toset(var.nats_monitor_admin_cidrs)}", "${each.value}")]
+    assert not any("vpc_cidr" in str(r) for r in monitor)
+    assert cfg.variables["nats_monitor_admin_cidrs"]["default"] == []
     assert set(by_port) == {4222, 6222, 8222}
 
 
