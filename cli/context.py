@@ -1,11 +1,70 @@
-"""Loading a manifest for a command, starting the sandbox when the manifest targets it."""
+"""What every command shares: finding the manifest, loading it once, opening AWS, mapping errors.
+
+`run_fleet(...)` is the one helper a command calls: it resolves and loads the manifest (starting
+the sandbox when the manifest targets it and the command writes), opens the AWS clients, runs the
+command's coroutine and turns a FleetError into one line and its exit code.
+"""
 from __future__ import annotations
 
+import os
+import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn, TypeVar
 
 from controller.errors import FleetError
-from controller.manifest import LoadedManifest, load_manifest
+
+if TYPE_CHECKING:
+    from controller.aws import Aws
+    from controller.manifest import LoadedManifest
+
+T = TypeVar("T")
+
+ENV_MANIFEST = "FLEETCTL_MANIFEST"
+DEFAULT_NAMES = ("fleet.yaml", "fleet.yml", "fleetctl.yaml", "fleetctl.yml")
+
+
+class ManifestNotFound(FleetError):
+    exit_code = 2
+
+
+def find_manifest(given: Path | str | None, *, cwd: Path | None = None) -> Path:
+    """The manifest a command uses: the argument, else $FLEETCTL_MANIFEST, else a default name in
+    the working directory."""
+    if given:
+        return Path(given)
+    env = os.environ.get(ENV_MANIFEST)
+    if env:
+        return Path(env)
+    where = cwd or Path.cwd()
+    for name in DEFAULT_NAMES:
+        if (where / name).is_file():
+            return Path(name) if cwd is None else where / name
+    raise ManifestNotFound(
+        f"no manifest: pass MANIFEST (or -m/--manifest), set ${ENV_MANIFEST}, or put one of "
+        f"{', '.join(DEFAULT_NAMES)} in the working directory")
+
+
+def resolve_manifest(given: Path | str | None) -> Path:
+    """find_manifest for a command: a missing manifest is a usage error (exit 2)."""
+    try:
+        return find_manifest(given)
+    except FleetError as exc:
+        fail(exc)
+
+
+def fail(exc: FleetError) -> NoReturn:
+    from cli import output
+
+    conflicts = getattr(exc, "conflicts", None)  # controller.plan.OwnershipError: one line per conflict
+    if conflicts:
+        for c in conflicts:
+            output.error_line(c.message())
+        import typer
+
+        raise typer.Exit(output.EXIT_USAGE)
+    output.fail(exc)
 
 
 def _targets_sandbox(path: Path) -> bool:
@@ -22,13 +81,24 @@ def _targets_sandbox(path: Path) -> bool:
         return False
 
 
-def load_for_aws(manifest: Path, tf_outputs: Path | None, *, start_sandbox: bool) -> LoadedManifest:
+def tf_values(option: str | None) -> Any:
+    """`--tf-outputs` as the loader takes it: a path, or values already read (stdin, S3)."""
+    if option is None:
+        return None
+    from controller.manifest.tfstate import read_terraform_values
+
+    return read_terraform_values(option)
+
+
+def load_for_aws(manifest: Path, tf_outputs: Any, *, start_sandbox: bool) -> "LoadedManifest":
     """Load a manifest for a command that talks to AWS.
 
     A manifest that targets the sandbox gets it started first (when `start_sandbox`), since
     the sandbox writes the terraform-shaped outputs the manifest reads.
     """
-    if _targets_sandbox(manifest) and tf_outputs is None:
+    from controller.manifest import load_manifest
+
+    if tf_outputs is None and _targets_sandbox(manifest):
         from sandbox.api import SandboxError, ensure_running, status
 
         try:
@@ -44,7 +114,105 @@ def load_for_aws(manifest: Path, tf_outputs: Path | None, *, start_sandbox: bool
     return load_manifest(manifest, tf_outputs=tf_outputs)
 
 
-def aws_for(loaded: LoadedManifest, **kwargs: Any):
+def aws_for(loaded: "LoadedManifest", **kwargs: Any) -> "Aws":
     from controller.aws import Aws
 
     return Aws.for_target(loaded.fleet.spec.target, **kwargs)
+
+
+def check_services(loaded: "LoadedManifest", wanted: list[str] | str | None) -> list[str] | None:
+    """The `-s/--service` selection, each name checked against the manifest (a FleetError names the unknown)."""
+    if wanted is None or wanted == []:
+        return None
+    names = [wanted] if isinstance(wanted, str) else list(dict.fromkeys(wanted))
+    known = [s.name for s in loaded.fleet.spec.services]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FleetError(f"{loaded.source}: no service {', '.join(repr(u) for u in unknown)} "
+                         f"(services: {', '.join(known)})")
+    return names
+
+
+@dataclass
+class Invocation:
+    """The manifest and terraform values a command runs with; also spells follow-up commands."""
+
+    manifest: Path
+    tf_outputs: str | None = None
+
+    def command(self, verb: str, *args: str, manifest_flag: bool = False) -> str:
+        """A complete `fleetctl` command line using the same manifest and terraform values."""
+        words = ["fleetctl", *verb.split()]
+        if manifest_flag:
+            words += [*args, "-m", str(self.manifest)]
+        else:
+            words += [str(self.manifest), *args]
+        if self.tf_outputs and self.tf_outputs != "-":
+            words += ["--tf-outputs", self.tf_outputs]
+        return shlex.join(words)
+
+    def complete(self, text: str) -> str:
+        """Make the `fleetctl VERB ...` commands quoted in `text` complete: add this manifest
+        (and --tf-outputs) so they run as printed."""
+        def fix(m: "re.Match[str]") -> str:
+            words = shlex.split(m.group(1))
+            if not words or words[0] not in MANIFEST_VERBS | SERVICE_FIRST_VERBS:
+                return m.group(0)
+            verb, args = words[0], words[1:]
+            if "-m" in args or "--manifest" in args or str(self.manifest) in args:
+                return m.group(0)
+            return "`" + self.command(verb, *args, manifest_flag=verb in SERVICE_FIRST_VERBS) + "`"
+
+        return _QUOTED_COMMAND.sub(fix, text)
+
+    def complete_all(self, data: Any) -> Any:
+        """`complete` on every string in JSON-shaped data."""
+        if isinstance(data, str):
+            return self.complete(data) if "`fleetctl " in data else data
+        if isinstance(data, dict):
+            return {k: self.complete_all(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.complete_all(v) for v in data]
+        return data
+
+
+MANIFEST_VERBS = frozenset({"validate", "render", "plan", "diff", "apply", "status", "wait", "verify", "diagnose", "probe"})
+SERVICE_FIRST_VERBS = frozenset({"logs", "rollback"})
+_QUOTED_COMMAND = re.compile(r"`fleetctl ([^`]+)`")
+
+
+def run_fleet(
+    manifest: Path | None,
+    tf_outputs: str | None,
+    body: Callable[["LoadedManifest", "Aws"], Awaitable[T]],
+    *,
+    start_sandbox: bool = False,
+    aws: bool = True,
+) -> T:
+    """Load the manifest once, open AWS for its target, run `body(loaded, aws)`; a FleetError
+    becomes one line on stderr and its exit code."""
+    import asyncio
+
+    async def run() -> T:
+        loaded = load_for_aws(path, values, start_sandbox=start_sandbox)
+        if not aws:
+            return await body(loaded, None)  # type: ignore[arg-type]
+        async with aws_for(loaded) as client:
+            return await body(loaded, client)
+
+    try:
+        path = find_manifest(manifest)
+        values = tf_values(tf_outputs)
+        return asyncio.run(run())
+    except FleetError as exc:
+        fail(exc)
+
+
+def load_only(manifest: Path | None, tf_outputs: str | None, **kwargs: Any) -> "LoadedManifest":
+    """Load (no AWS) with the same resolution and error mapping."""
+    from controller.manifest import load_manifest
+
+    try:
+        return load_manifest(find_manifest(manifest), tf_outputs=tf_values(tf_outputs), **kwargs)
+    except FleetError as exc:
+        fail(exc)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from cli import output
+from cli.options import duration_option
 from controller.errors import FleetError
 
 
@@ -53,19 +54,13 @@ def configure_logging(fmt: TextOrJson) -> None:
     root.propagate = False
 
 
-def _duration(text: str) -> float:
-    from cli.main import _duration as parse
-
-    return parse(text)
-
-
 @controller_app.command("run")
 def controller_run(
     manifest: Annotated[str, typer.Argument(help="fleet manifest: a path, s3://bucket/key, or "
                                                  "git+https://host/repo.git//path/in/repo.yaml?ref=main (git+file:// too)",
                                             show_default=False)],
     tf_outputs: TfOutputsOpt = None,
-    interval: Annotated[str, typer.Option(help="resync interval (also how often sources are polled), e.g. 30s")] = "30s",
+    interval: Annotated[float, duration_option("--interval", help="resync interval (also how often sources are polled)")] = "30s",  # type: ignore[assignment]
     health_port: Annotated[int, typer.Option("--health-port", help="port for /healthz, /readyz and /metrics (0: any free)")] = 8089,
     health_host: Annotated[str, typer.Option("--health-host", envvar="FLEETCTL_HEALTH_HOST",
                                              help="address /healthz, /readyz and /metrics listen on; 0.0.0.0 in a "
@@ -79,10 +74,11 @@ def controller_run(
     import signal
 
     from cli.context import load_for_aws
+    from cli.durations import format_duration
     from controller.operator import Operator
 
     configure_logging(log_format)
-    every = _duration(interval)
+    every = interval
 
     async def run() -> None:
         if not _remote(manifest) and not _remote(tf_outputs):
@@ -94,7 +90,8 @@ def controller_run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s)", manifest, interval)
+        logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s)", manifest,
+                                                      format_duration(interval))
         await op.run(stop)
         logging.getLogger("fleetctl.controller").info("controller stopped after %d passes", op.stats.passes)
 
@@ -112,8 +109,7 @@ def _remote(source: Optional[str]) -> bool:
     return source is not None and source.startswith(("s3://", "git+"))
 
 
-ManifestOpt = Annotated[Optional[Path], typer.Option("-f", "--manifest", envvar="FLEETCTL_MANIFEST",
-                                                     help="fleet manifest naming the cluster [env FLEETCTL_MANIFEST]")]
+from cli.options import ManifestOpt  # noqa: E402  (-m/--manifest, then $FLEETCTL_MANIFEST, then ./fleet.yaml)
 ServicesArg = Annotated[Optional[list[str]], typer.Argument(help="services (or --all)", show_default=False)]
 AllOpt = Annotated[bool, typer.Option("--all", help="the whole fleet")]
 
@@ -125,9 +121,9 @@ def _suspension_command(verb: str, services: Optional[list[str]], all_: bool, ma
     from cli.context import aws_for, load_for_aws
     from controller import suspend as suspension
 
-    if manifest is None:
-        output.error_line(f"{verb} needs the manifest: -f MANIFEST or FLEETCTL_MANIFEST")
-        raise typer.Exit(output.EXIT_USAGE)
+    from cli.context import resolve_manifest
+
+    manifest = resolve_manifest(manifest)
     if bool(services) == all_:
         output.error_line(f"{verb}: name SERVICE... or give --all")
         raise typer.Exit(output.EXIT_USAGE)

@@ -52,3 +52,15 @@ def emit_yaml(data: Any) -> None:
             return True
 
     sys.stdout.write(yaml.dump(data, Dumper=NoAliases, sort_keys=False, default_flow_style=False, width=120))
+
+
+def emit(fmt: Any, data: Any) -> None:
+    """`data` as JSON or YAML on stdout (`fmt` is an output-format enum or its value)."""
+    if getattr(fmt, "value", fmt) == "yaml":
+        emit_yaml(data)
+    else:
+        emit_json(data)
+
+
+def is_text(fmt: Any) -> bool:
+    return getattr(fmt, "value", fmt) == "text"

@@ -85,8 +85,9 @@ def plan_diff(plan: Plan) -> None:
 class ConsoleReporter:
     """Progress of an apply on stderr: actions, new service events, one line per service."""
 
-    def __init__(self, live: bool | None = None) -> None:
+    def __init__(self, live: bool | None = None, next_steps: Any = None) -> None:
         self.con = _console(stderr=True)
+        self.next_steps = next_steps  # cli.context.Invocation: spells complete follow-up commands
         self.live_enabled = sys.stderr.isatty() if live is None else live
         self._live: Any = None
         self._last_rows: dict[str, tuple[Any, ...]] = {}
@@ -110,7 +111,7 @@ class ConsoleReporter:
         stamp = when.strftime("%H:%M:%S") if when else "--:--:--"
         self.con.print(f"{stamp} {service}: {message}", style="dim", markup=False)
 
-    def progress(self, rows: list[RolloutRow]) -> None:
+    def progress(self, rows: list[RolloutRow], changes_of_any_phase: bool = False) -> None:
         if self._live is not None:
             from rich.table import Table
 
@@ -123,10 +124,11 @@ class ConsoleReporter:
             return
         for r in rows:
             key = (r.desired, r.running, r.pending, r.failed, r.rollout, r.phase)
-            if self._last_rows.get(r.service) != key and r.phase == "waiting":
+            if self._last_rows.get(r.service) != key and (r.phase == "waiting" or changes_of_any_phase):
                 self._last_rows[r.service] = key
                 self.con.print(f"{r.service}: desired {r.desired} running {r.running} pending {r.pending} "
-                               f"failed {r.failed} rollout {r.rollout}", markup=False)
+                               f"failed {r.failed} rollout {r.rollout}"
+                               + (f" {r.phase}" if changes_of_any_phase else ""), markup=False)
 
     def finished(self, outcome: ServiceOutcome) -> None:
         style = "red" if outcome.failed else "green"
@@ -134,16 +136,30 @@ class ConsoleReporter:
         for s in outcome.stopped_tasks:
             self.con.print(f"  stopped: {s.line()}", style="red", markup=False)
         if outcome.status == "failed" and outcome.stopped_tasks:
-            self.con.print(f"  run `fleetctl diagnose --service {outcome.service}` for the cause", markup=False)
+            self.con.print(f"  run `{self.command('diagnose', '--service', outcome.service)}` for the cause", markup=False)
+
+    def command(self, verb: str, *args: str) -> str:
+        if self.next_steps is None:
+            import shlex
+
+            return shlex.join(["fleetctl", verb, *args])
+        return self.next_steps.command(verb, *args)
+
+    def status_rows(self, rows: list[ServiceStatus]) -> None:
+        """A status refresh (`status --watch`) in the same live view as apply's progress."""
+        self.progress([RolloutRow(r.service, r.desired, r.running, r.pending, 0, r.rollout,
+                                  "ready" if r.condition("Ready").status else
+                                  "degraded" if r.condition("Degraded").status else "waiting")
+                       for r in rows], changes_of_any_phase=True)
 
 
-def apply_summary(result: ApplyResult) -> None:
+def apply_summary(result: ApplyResult, verb: str = "apply") -> None:
     con = _console()
     counts: dict[str, int] = {}
     for o in result.outcomes.values():
         counts[o.status] = counts.get(o.status, 0) + 1
     parts = [f"{n} {k}" for k, n in sorted(counts.items())]
-    con.print(("apply finished: " if result.ok else "apply FAILED: ") + ", ".join(parts))
+    con.print((f"{verb} finished: " if result.ok else f"{verb} FAILED: ") + ", ".join(parts))
     for o in result.outcomes.values():
         if o.failed:
             con.print(f"  {o.service}: {o.message}", markup=False)

@@ -63,15 +63,23 @@ async def select_tasks(aws: Aws, cluster: str, service: str, *, task: str | None
 
 
 async def read(aws: Aws, cluster: str, service: str, *, since: float | None = 600.0, task: str | None = None,
-               previous: bool = False) -> list[TaskLog]:
+               previous: bool = False, container: str | None = None) -> list[TaskLog]:
+    """`container`: that container's stream instead of the essential (or failed) one."""
     tasks = await select_tasks(aws, cluster, service, task=task, previous=previous)
     definitions = {arn: await ecs.describe_task_definition(aws, arn) for arn in {t.task_definition for t in tasks}}
+    if container is not None:
+        for arn, td in definitions.items():
+            names = [cd.get("name") for cd in td.get("containerDefinitions", [])]
+            if container not in names:
+                raise FleetError(f"{service}: no container {container!r} in {arn.rsplit('/', 1)[-1]} "
+                                 f"(containers: {', '.join(str(n) for n in names)})")
     # a chosen task is shown whole; the window applies to the live view
     start = None if (task or previous or since is None) else datetime.now(timezone.utc) - timedelta(seconds=since)
 
     async def one(t: TaskState) -> TaskLog:
         c = culprit(t)
-        location = log_location(definitions[t.task_definition], c.name if c else None, t.id)
+        name = container if container is not None else (c.name if c else None)
+        location = log_location(definitions[t.task_definition], name, t.id)
         out = TaskLog(t, location)
         if location is not None:
             out.events, out.token = await cwlogs.events(aws, location.group, location.stream, start=start)

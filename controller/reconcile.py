@@ -1,6 +1,7 @@
 """The reconcile pipeline the CLI and the operator share: resolve → render → observe → plan."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ async def reconcile_plan(
     fleet: Fleet,
     *,
     prune: bool = False,
-    only: str | None = None,
+    only: str | Collection[str] | None = None,
     cache: TaskDefinitionCache | None = None,
     read_task_definitions: bool = True,
     adopt: frozenset[str] = frozenset(),
@@ -92,11 +93,12 @@ def _digest(image: str) -> str | None:
     return parse_image(image)[2]
 
 
-async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | None = None) -> tuple[Reconciliation, list[ServiceStatus]]:
+async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | None = None,
+                       only: Collection[str] | None = None) -> tuple[Reconciliation, list[ServiceStatus]]:
     from controller.suspend import observe_suspension
 
     cache = cache or TaskDefinitionCache()
-    rec = await reconcile_plan(aws, fleet, cache=cache)
+    rec = await reconcile_plan(aws, fleet, cache=cache, only=only)
     suspension = await observe_suspension(aws, fleet.spec.target.cluster, fleet.metadata.name, rec.observed.services)
     out = []
     for r in rec.rendered:

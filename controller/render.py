@@ -5,6 +5,8 @@ UpdateService parameters. Pure functions of the manifest; no AWS calls.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -203,5 +205,7 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
     return RenderedService(svc.name, td, create, update, digest, td_digest, scaling)
 
 
-def render(fleet: Fleet, only: str | None = None) -> list[RenderedService]:
-    return [render_service(fleet, s) for s in fleet.spec.services if only is None or s.name == only]
+def render(fleet: Fleet, only: str | Collection[str] | None = None) -> list[RenderedService]:
+    """Every service, or only the one named / the ones listed in `only`."""
+    wanted = None if only is None else {only} if isinstance(only, str) else set(only)
+    return [render_service(fleet, s) for s in fleet.spec.services if wanted is None or s.name in wanted]

@@ -29,6 +29,25 @@ ASSUME_ECS_TASKS = json.dumps(
     }
 )
 
+EXECUTION_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                           "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:gaming/*",
+            },
+        ],
+    }
+)
+
 
 def output(value: Any) -> dict[str, Any]:
     """One entry of ``terraform output -json``."""
@@ -101,6 +120,9 @@ def create(endpoint_url: str, credentials: Credentials, nats_port: int, paths: S
             ]["Arn"]
         except iam.exceptions.EntityAlreadyExistsException:
             role_arns[key] = iam.get_role(RoleName=role)["Role"]["Arn"]
+    # what ECS needs from the execution role: pull images, write logs, read the fleet's secrets
+    iam.put_role_policy(RoleName=f"{NAME}-task-execution", PolicyName="task-execution",
+                        PolicyDocument=EXECUTION_POLICY)
 
     elb = client("elbv2")
     nlb_arn = elb.create_load_balancer(

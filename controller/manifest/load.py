@@ -27,6 +27,7 @@ from controller.manifest.interpolate import (
     has_unresolved,
 )
 from controller.manifest.lint import lint
+from controller.manifest.tfstate import read_terraform_file
 from controller.manifest.models import Fleet
 from controller.manifest.yamlsrc import YamlSyntaxError, load_located
 
@@ -46,7 +47,7 @@ class LoadedManifest:
 def load_manifest(
     path: str | os.PathLike[str],
     *,
-    tf_outputs: str | os.PathLike[str] | None = None,
+    tf_outputs: str | os.PathLike[str] | TerraformOutputs | None = None,
     env: Mapping[str, str] | None = None,
     require_tf_outputs: bool = True,
 ) -> LoadedManifest:
@@ -107,7 +108,7 @@ def parse_manifest(
     *,
     source: str = "<manifest>",
     base_dir: Path = Path("."),
-    tf_outputs: str | os.PathLike[str] | None = None,
+    tf_outputs: str | os.PathLike[str] | TerraformOutputs | None = None,
     env: Mapping[str, str] | None = None,
     require_tf_outputs: bool = True,
 ) -> LoadedManifest:
@@ -139,11 +140,14 @@ def parse_manifest(
 
     interp = Interpolator(env=dict(os.environ if env is None else env))
     outputs_failed = False
-    outputs_path = _outputs_path(data, base_dir, tf_outputs, interp, add)
     note: str | None = None
-    if outputs_path is not None:
+    # values already read (stdin, S3) or a file: `terraform output -json` or a v4 state
+    outputs_path = None if isinstance(tf_outputs, TerraformOutputs) else _outputs_path(data, base_dir, tf_outputs, interp, add)
+    if isinstance(tf_outputs, TerraformOutputs):
+        interp.outputs = tf_outputs
+    elif outputs_path is not None:
         try:
-            interp.outputs = TerraformOutputs.read(outputs_path)
+            interp.outputs = read_terraform_file(outputs_path)
         except InterpolationError as exc:
             missing = not outputs_path.exists()
             if missing and tf_outputs is None and not require_tf_outputs:

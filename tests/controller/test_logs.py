@@ -25,7 +25,7 @@ def _wait_running(ecs, cluster: str, service: str, n: int, timeout: float = 40) 
 def test_logs_newest_task_first_task_filter_and_follow(make_fleet, sandbox_handle):
     fleet = make_fleet(["language_system"], language_system={"command": TICKER, "desiredCount": 2,
                                                                      "healthCheck": False})  # not an SDK service
-    args = ["--tf-outputs", str(fleet.outputs), "-f", str(fleet.manifest)]
+    args = ["--tf-outputs", str(fleet.outputs), "-m", str(fleet.manifest)]
     assert run_cli("apply", str(fleet.manifest), "--tf-outputs", str(fleet.outputs), "--no-wait").code == 0
     ecs = sandbox_handle.client("ecs")
     _wait_running(ecs, fleet.cluster, "language_system", 2)

@@ -133,7 +133,7 @@ async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
 
 
 def cli_args(fleet) -> list[str]:
-    return ["-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)]
+    return ["-m", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)]
 
 
 async def test_suspended_services_are_left_alone_while_drift_on_others_is_healed(make_fleet, sandbox_handle, cli):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import socket
 import threading
 
@@ -135,7 +137,14 @@ async def test_broken_command_fails_rolls_back_and_reports_stopped_tasks(make_fl
     assert out.code == 1, out.stdout + out.stderr
     assert "settings: failed" in out.stderr
     assert "EssentialContainerExited" in out.stderr and "exit code 1" in out.stderr
-    assert "fleetctl diagnose --service settings" in out.stderr
+    # the next step printed is a complete command: it runs as printed and finds the cause
+    step = re.search(r"run `(fleetctl diagnose [^`]*)` for the cause", out.stderr)
+    assert step, out.stderr
+    words = shlex.split(step.group(1))
+    assert words[:3] == ["fleetctl", "diagnose", str(fleet.manifest)] and "--service" in words
+    diagnosed = run_cli(*words[1:], "--no-network", "-o", "json")
+    assert diagnosed.code == 1, diagnosed.stderr
+    assert any(f["category"] == "python_import_error" for f in json.loads(diagnosed.stdout)["findings"])
     after = ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]
     assert after["taskDefinition"].rsplit("/", 1)[-1] == before.rsplit("/", 1)[-1]  # rolled back
 
@@ -230,7 +239,7 @@ async def test_rollback_returns_to_the_previous_completed_revision(make_fleet, s
     current = ecs.describe_services(cluster=fleet.cluster, services=["knowledge_base"])["services"][0]["taskDefinition"]
     assert current.endswith(":2")
 
-    out = run_cli("rollback", "knowledge_base", "-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
+    out = run_cli("rollback", "knowledge_base", "-m", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
                   "--timeout", "60s")
     assert out.code == 0, out.stdout + out.stderr
     family = f"{fleet.name}-knowledge_base"
@@ -240,7 +249,7 @@ async def test_rollback_returns_to_the_previous_completed_revision(make_fleet, s
     assert svc["runningCount"] == 1
     # the manifest still asks for revision 2's content: plan reports the difference
     assert run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 1
-    assert run_cli("rollback", "nosuch", "-f", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 2
+    assert run_cli("rollback", "nosuch", "-m", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)).code == 2
 
 
 async def test_prune_deletes_only_owned_services_the_manifest_dropped(make_fleet, sandbox_handle):

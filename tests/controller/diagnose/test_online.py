@@ -102,7 +102,7 @@ async def test_probe_reports_missing_responders(broken_fleet):
 
 
 async def test_logs_previous_shows_the_traceback(broken_fleet):
-    out = run_cli("logs", "time_manager", "-f", str(broken_fleet.manifest), "--tf-outputs", str(broken_fleet.outputs),
+    out = run_cli("logs", "time_manager", "-m", str(broken_fleet.manifest), "--tf-outputs", str(broken_fleet.outputs),
                   "--previous")
     assert out.code == 0, out.stderr
     assert "Traceback (most recent call last)" in out.stdout

@@ -1,0 +1,1 @@
+"""The command families of `fleetctl`, one module each; importing a module registers its commands."""

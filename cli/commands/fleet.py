@@ -1,0 +1,254 @@
+"""Commands that reconcile a fleet: plan, diff, apply, status, wait, rollback."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from cli import output
+from cli.app import app
+from cli.context import Invocation, check_services, resolve_manifest, run_fleet
+from cli.options import (
+    AdoptOpt,
+    Format,
+    FormatOpt,
+    ManifestArg,
+    ManifestOpt,
+    ServicesOpt,
+    TextOrJson,
+    TextOrJsonOpt,
+    TfOutputsOpt,
+    duration_option,
+)
+
+PruneOpt = Annotated[bool, typer.Option("--prune", help="also plan deleting owned services the manifest no longer lists")]
+TimeoutOpt = Annotated[float, duration_option("--timeout", help="bound on each service's rollout")]
+
+
+def _poll_interval(fleet: Any) -> float:
+    return 1.0 if fleet.spec.target.kind == "sandbox" else 5.0
+
+
+def _dry_run(manifest: Any, tf_outputs: Optional[str], services: Optional[list[str]], prune: bool,
+             output_format: Format, view: str, adopt: Optional[list[str]] = None) -> None:
+    from cli import views
+    from controller.reconcile import reconcile_plan
+
+    async def body(loaded: Any, aws: Any) -> Any:
+        return await reconcile_plan(aws, loaded.fleet, prune=prune, only=check_services(loaded, services),
+                                    adopt=frozenset(adopt or ()))
+
+    rec = run_fleet(manifest, tf_outputs, body)
+    if not output.is_text(output_format):
+        output.emit(output_format, rec.plan.as_dict())
+    elif view == "diff":
+        views.plan_diff(rec.plan)
+    else:
+        views.plan_table(rec.plan)
+    raise typer.Exit(output.EXIT_OK if rec.plan.is_empty else output.EXIT_FOUND)
+
+
+@app.command()
+def plan(
+    manifest: ManifestArg = None,
+    service: ServicesOpt = None,
+    tf_outputs: TfOutputsOpt = None,
+    prune: PruneOpt = False,
+    output_format: FormatOpt = Format.text,
+    adopt: AdoptOpt = None,
+) -> None:
+    """Reconcile dry run: the actions apply would take. Exit 0 in sync, 1 changes pending, 2 error."""
+    _dry_run(manifest, tf_outputs, service, prune, output_format, "table", adopt)
+
+
+@app.command()
+def diff(
+    manifest: ManifestArg = None,
+    service: ServicesOpt = None,
+    tf_outputs: TfOutputsOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="also show deleting owned services the manifest no longer lists")] = False,
+    output_format: FormatOpt = Format.text,
+    adopt: AdoptOpt = None,
+) -> None:
+    """Unified diff of live vs manifest task/service definitions. Exit 0 in sync, 1 differences, 2 error."""
+    _dry_run(manifest, tf_outputs, service, prune, output_format, "diff", adopt)
+
+
+@app.command()
+def apply(
+    manifest: ManifestArg = None,
+    service: ServicesOpt = None,
+    tf_outputs: TfOutputsOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="delete services owned by this fleet that the manifest no longer lists")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for every rollout to complete")] = True,
+    timeout: TimeoutOpt = "10m",  # type: ignore[assignment]
+    overall_timeout: Annotated[float, duration_option("--overall-timeout", help="bound on the whole apply")] = "30m",  # type: ignore[assignment]
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="stop at the first failed service")] = False,
+    output_format: TextOrJsonOpt = TextOrJson.text,
+    adopt: AdoptOpt = None,
+) -> None:
+    """Drive ECS to the manifest and wait for the rollouts. Exit 0 all Ready, 1 a service failed, 2 error.
+
+    With -s, only the named services are planned and applied (never pruned: --prune needs the whole
+    fleet); their dependencies outside the selection are not waited for."""
+    from cli import views
+    from controller.apply import ApplyOptions, apply as apply_plan
+    from controller.reconcile import dependencies, reconcile_plan
+
+    if prune and service:
+        output.error_line("--prune needs the whole fleet: not with -s/--service")
+        raise typer.Exit(output.EXIT_USAGE)
+    invocation = Invocation(resolve_manifest(manifest), tf_outputs)
+
+    async def body(loaded: Any, aws: Any) -> Any:
+        fleet = loaded.fleet
+        selected = check_services(loaded, service)
+        rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False, only=selected,
+                                   adopt=frozenset(adopt or ()))
+        if rec.plan.is_empty:
+            output.info(f"in sync: nothing to do for {len(rec.rendered)} services")
+        deps = dependencies(fleet)
+        if selected is not None:
+            deps = {name: [d for d in deps[name] if d in selected] for name in selected}
+        options = ApplyOptions(wait=wait, timeout=timeout, overall_timeout=overall_timeout, fail_fast=fail_fast,
+                               concurrency=fleet.spec.max_concurrency, poll_interval=_poll_interval(fleet))
+        with views.ConsoleReporter(next_steps=invocation) as reporter:
+            result = await apply_plan(rec.plan, aws, fleet_name=fleet.metadata.name, dependencies=deps,
+                                      observed=rec.observed.services, options=options, reporter=reporter)
+        return rec, result
+
+    rec, result = run_fleet(invocation.manifest, tf_outputs, body, start_sandbox=True)
+    if output_format is TextOrJson.json:
+        output.emit_json({"ok": result.ok, "plan": rec.plan.as_dict(),
+                          "services": [o.as_dict() for o in result.outcomes.values()]})
+    else:
+        views.apply_summary(result)
+    raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
+
+
+@app.command()
+def status(
+    manifest: ManifestArg = None,
+    service: ServicesOpt = None,
+    tf_outputs: TfOutputsOpt = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="keep a live view until Ctrl-C, then print the table")] = False,
+    interval: Annotated[float, duration_option("--interval", help="refresh interval with --watch")] = "2s",  # type: ignore[assignment]
+    output_format: FormatOpt = Format.text,
+) -> None:
+    """Per service: desired/running/pending, rollout, running vs manifest digest, Ready/Progressing/Degraded.
+
+    Exit 0 when every service is Ready, 1 otherwise."""
+    import asyncio
+
+    from cli import views
+    from controller.observe import TaskDefinitionCache
+    from controller.reconcile import fleet_status
+
+    async def body(loaded: Any, aws: Any) -> Any:
+        selected = check_services(loaded, service)
+        cache = TaskDefinitionCache()
+        _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache)
+        if not watch:
+            return rows
+        stop = _stop_on_signals()
+        with views.ConsoleReporter() as reporter:
+            while True:
+                reporter.status_rows(rows)
+                try:
+                    await asyncio.wait_for(stop.wait(), interval)
+                    break
+                except asyncio.TimeoutError:
+                    pass
+                _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache)
+        return rows
+
+    rows = run_fleet(manifest, tf_outputs, body)
+    if not output.is_text(output_format):
+        output.emit(output_format, {"services": [r.as_dict() for r in rows]})
+    else:
+        views.status_table(rows)
+    all_ready = all(r.condition("Ready").status for r in rows)
+    raise typer.Exit(output.EXIT_OK if all_ready else output.EXIT_FOUND)
+
+
+def _stop_on_signals() -> Any:
+    """An event set by SIGINT/SIGTERM (signal handlers live only in the CLI)."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@app.command()
+def wait(
+    manifest: ManifestArg = None,
+    service: ServicesOpt = None,
+    tf_outputs: TfOutputsOpt = None,
+    timeout: Annotated[float, duration_option("--timeout", help="bound on the wait")] = "10m",  # type: ignore[assignment]
+    output_format: FormatOpt = Format.text,
+) -> None:
+    """Wait until the rollouts in progress finish (started by `apply --no-wait`, the controller or by
+    hand), with apply's live view. Exit 0 all Ready, 1 a rollout failed or timed out, 2 error."""
+    from cli import views
+    from controller.wait import wait_for_services
+
+    invocation = Invocation(resolve_manifest(manifest), tf_outputs)
+
+    async def body(loaded: Any, aws: Any) -> Any:
+        selected = check_services(loaded, service) or [s.name for s in loaded.fleet.spec.services]
+        with views.ConsoleReporter(next_steps=invocation) as reporter:
+            return await wait_for_services(aws, loaded.fleet.spec.target.cluster, selected, timeout=timeout,
+                                           reporter=reporter, poll_interval=_poll_interval(loaded.fleet))
+
+    result = run_fleet(invocation.manifest, tf_outputs, body)
+    if not output.is_text(output_format):
+        output.emit(output_format, {"ok": result.ok, "services": [o.as_dict() for o in result.outcomes.values()]})
+    else:
+        views.apply_summary(result, verb="wait")
+    raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
+
+
+@app.command()
+def rollback(
+    service: Annotated[str, typer.Argument(help="service to roll back", show_default=False)],
+    manifest: ManifestOpt = None,
+    tf_outputs: TfOutputsOpt = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="family:revision to roll back to (default: the previous completed one)")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for the rollout")] = True,
+    timeout: TimeoutOpt = "10m",  # type: ignore[assignment]
+    suspend: Annotated[bool, typer.Option("--suspend/--no-suspend",
+                                          help="suspend the controller's reconcile of SERVICE first, so it does not "
+                                               "roll forward again (`fleetctl controller resume SERVICE` undoes)")] = True,
+) -> None:
+    """Put SERVICE back on its previous completed task definition. Exit 0 Ready, 1 failed, 2 error."""
+    from cli import views
+    from controller.rollback import rollback as do_rollback
+
+    invocation = Invocation(resolve_manifest(manifest), tf_outputs)
+
+    async def body(loaded: Any, aws: Any) -> Any:
+        check_services(loaded, service)
+        if suspend:
+            from controller.suspend import suspend as suspend_service
+
+            await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
+                                  by="rollback")
+            output.note(f"suspended {service}: the controller leaves it alone until "
+                        f"`{invocation.command('controller resume', service, manifest_flag=True)}` "
+                        "(--no-suspend: do not suspend)")
+        with views.ConsoleReporter(next_steps=invocation) as reporter:
+            return await do_rollback(aws, loaded.fleet.spec.target.cluster, service, to=to, wait=wait,
+                                     timeout=timeout, reporter=reporter, poll_interval=_poll_interval(loaded.fleet))
+
+    result = run_fleet(invocation.manifest, tf_outputs, body)
+    typer.echo(f"{service}: {result.from_revision} -> {result.to_revision}: {'ok' if result.ok else 'FAILED'} {result.message}")
+    for s in result.stopped:
+        typer.echo(f"  stopped: {s.line()}")
+    if result.ok and not suspend:
+        output.note("the manifest still names the newer image: `fleetctl apply` or the controller would roll forward again")
+    raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
+
