@@ -25,7 +25,7 @@ def main() -> None:
     # what fleetctl never prints: see controller/redact.py
     redact.register_environment()
     redact.install_on_std_streams()
-    app()
+    app(prog_name="fleetctl")  # also names the completion variable: _FLEETCTL_COMPLETE
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def _service_names(ctx: typer.Context, incomplete: str) -> list[str]:
 
         from cli.context import find_manifest
 
-        path = find_manifest(ctx.params.get("manifest"))
+        # while completing, a positional MANIFEST may still sit in ctx.args
+        given = ctx.params.get("manifest") or next((a for a in ctx.args if not a.startswith("-")), None)
+        path = find_manifest(given)
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         names = [s["name"] for s in doc["spec"]["services"]]
     except Exception:  # completion never fails loudly
@@ -58,11 +60,11 @@ def _service_names(ctx: typer.Context, incomplete: str) -> list[str]:
 
 ManifestArg = Annotated[Optional[Path], typer.Argument(
     help="fleet manifest (YAML); default $FLEETCTL_MANIFEST, then ./fleet.yaml or ./fleetctl.yaml",
-    show_default=False, exists=False, dir_okay=False)]
+    show_default=False)]
 ManifestOpt = Annotated[Optional[Path], typer.Option(
     "-m", "--manifest",
     help="fleet manifest (YAML); default $FLEETCTL_MANIFEST, then ./fleet.yaml or ./fleetctl.yaml",
-    show_default=False, dir_okay=False)]
+    show_default=False)]
 TfOutputsOpt = Annotated[Optional[str], typer.Option(
     "--tf-outputs",
     help="terraform values for ${tf:...}: a `terraform output -json` file, a state file (terraform.tfstate "
@@ -79,3 +81,4 @@ ServiceOpt = Annotated[Optional[str], typer.Option(
 AdoptOpt = Annotated[Optional[list[str]], typer.Option(
     "--adopt", metavar="SERVICE", autocompletion=_service_names,
     help="take over SERVICE although it is untagged or tagged as another fleet's (repeatable)")]
+ServiceArg = Annotated[str, typer.Argument(help="the service", autocompletion=_service_names, show_default=False)]

@@ -14,6 +14,7 @@ from cli.options import (
     FormatOpt,
     ManifestArg,
     ManifestOpt,
+    ServiceArg,
     ServicesOpt,
     TextOrJson,
     TextOrJsonOpt,
@@ -214,7 +215,7 @@ def wait(
 
 @app.command()
 def rollback(
-    service: Annotated[str, typer.Argument(help="service to roll back", show_default=False)],
+    service: ServiceArg,
     manifest: ManifestOpt = None,
     tf_outputs: TfOutputsOpt = None,
     to: Annotated[Optional[str], typer.Option("--to", help="family:revision to roll back to (default: the previous completed one)")] = None,

@@ -14,6 +14,7 @@ from cli.options import (
     FormatOpt,
     ManifestArg,
     ManifestOpt,
+    ServiceArg,
     ServiceOpt,
     TextOrJson,
     TextOrJsonOpt,
@@ -167,7 +168,7 @@ def probe(
 
 @app.command()
 def logs(
-    service: Annotated[str, typer.Argument(help="service whose tasks' logs to show", show_default=False)],
+    service: ServiceArg,
     manifest: ManifestOpt = None,
     tf_outputs: TfOutputsOpt = None,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="keep printing new events (Ctrl-C stops)")] = False,

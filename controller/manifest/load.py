@@ -137,6 +137,8 @@ def parse_manifest(
 
     for path, line in located.duplicates:
         issues.append(ManifestIssue(source, format_path(path), f"duplicate key {path[-1]!r} (the first one would be ignored)", line))
+    for path, line, message in located.coerced:
+        issues.append(ManifestIssue(source, format_path(path), message, line))
 
     interp = Interpolator(env=dict(os.environ if env is None else env))
     outputs_failed = False

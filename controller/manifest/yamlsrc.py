@@ -5,6 +5,7 @@ built; a manifest checker needs both, so documents are composed into nodes and b
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ class Located:
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     duplicates: list[tuple[Path, int]] = field(default_factory=list)
+    # plain scalars YAML 1.1 turns into something other than what was written (`NO`, `0755`, `12:30`)
+    coerced: list[tuple[Path, int, str]] = field(default_factory=list)
 
     def line_of(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -147,6 +150,10 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, a
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _construct(loader, key_node)
+            why = coercion(key_node, key)
+            if why:
+                out.coerced.append(((*path, key_node.value), key_node.start_mark.line + 1, why))
+                key = key_node.value
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 key = str(key)
             child = (*path, str(key) if not isinstance(key, str) else key)
@@ -157,7 +164,47 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, a
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), out, active) for i, item in enumerate(node.value)]
-    return _construct(loader, node)
+    value = _construct(loader, node)
+    why = coercion(node, value)
+    if why:
+        out.coerced.append((path, node.start_mark.line + 1, why))
+    return value
+
+
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
+def coercion(node: yaml.Node, value: Any) -> str | None:
+    """Why a plain (unquoted, untagged) scalar is refused: YAML 1.1 reads it as a value whose text
+    differs from what was written (`NO` -> false, `0755` -> 493, `12:30` -> 750, `1.10` -> 1.1,
+    `2024-01-01` -> a date). YAML 1.2 reads several of them differently again; quoting keeps the
+    text in both. None when the scalar is what it looks like."""
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None or node.tag is None:
+        return None
+    text = node.value
+    if node.tag == "tag:yaml.org,2002:bool":
+        if text.lower() in ("true", "false"):
+            return None
+        meaning = plain = "true" if value else "false"
+    elif node.tag == "tag:yaml.org,2002:int":
+        if _PLAIN_INT.fullmatch(text):
+            return None
+        plain = str(value)
+        meaning = f"the number {plain}"
+    elif node.tag == "tag:yaml.org,2002:float":
+        try:
+            if repr(float(text)) == text.lstrip("+"):
+                return None
+        except ValueError:
+            pass
+        plain = repr(value) if value == value and abs(value) != float("inf") else None
+        meaning = f"the number {value!r}"
+    elif node.tag == "tag:yaml.org,2002:timestamp":
+        meaning, plain = f"a {'date' if len(text) <= 10 else 'timestamp'}", None
+    else:
+        return None
+    return (f"YAML reads {text} as {meaning}, not the text {text!r}: quote it (\"{text}\") to keep the text"
+            + (f", or write {plain}" if plain else ""))
 
 
 _STR = "tag:yaml.org,2002:str"

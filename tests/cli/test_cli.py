@@ -61,3 +61,24 @@ def test_schema_verb_prints_json_schema():
 def test_version():
     result = run_cli("--version")
     assert result.code == 0 and result.stdout.startswith("fleetctl ")
+
+
+def test_shell_completion_script_and_service_names():
+    script = run_cli("--show-completion", "bash")
+    assert script.code == 0 and "_FLEETCTL_COMPLETE" in script.stdout
+    env = {"_FLEETCTL_COMPLETE": "complete_bash", "COMP_WORDS": "fleetctl render manifests/prod.yaml -s a",
+           "COMP_CWORD": "4"}
+    assert run_cli(env=env).stdout.split() == ["ai_integration", "ai_router", "auth"]
+    env = {**env, "COMP_WORDS": "fleetctl logs -m manifests/prod.yaml we", "COMP_CWORD": "4"}
+    assert run_cli(env=env).stdout.split() == ["weather_manager"]
+
+
+def test_every_read_verb_speaks_json_and_yaml():
+    import yaml
+
+    for verb in ("validate", "render", "plan", "diff", "status", "wait", "verify", "diagnose", "probe", "schema"):
+        help_text = run_cli(verb, "--help").stdout
+        assert "json" in help_text and "yaml" in help_text, verb
+    as_yaml = run_cli("validate", "manifests/prod.yaml", "-o", "yaml")
+    assert as_yaml.code == 0 and yaml.safe_load(as_yaml.stdout)["services"] == 23
+    assert yaml.safe_load(run_cli("schema", "-o", "yaml").stdout)["title"] == "fleetctl Fleet manifest"

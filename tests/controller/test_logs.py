@@ -1,6 +1,7 @@
 """`fleetctl logs` against the sandbox: CloudWatch Logs written by real task processes."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -52,7 +53,17 @@ def test_logs_newest_task_first_task_filter_and_follow(make_fleet, sandbox_handl
     assert run_cli("logs", "no_such_service", *args).code == 2
     assert run_cli("logs", "language_system").code == 2  # no manifest
 
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "logs", "language_system", *args, "--follow",
+    # -o json: one object per event; --container picks a container by name
+    lines = run_cli("logs", "language_system", *args, "-o", "json", "--container", "language_system").stdout.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert events and {"time", "task", "container", "stream", "message"} <= set(events[0])
+    assert {e["container"] for e in events} == {"language_system"} and any(e["message"].startswith("tick") for e in events)
+    wrong = run_cli("logs", "language_system", *args, "--container", "nope")
+    assert wrong.code == 2 and "no container 'nope'" in wrong.stderr and "language_system" in wrong.stderr
+    assert run_cli("logs", "language_system", *args, "--since", "ten minutes").code == 2
+
+    # -f is --follow (kubectl's, docker's), the manifest is -m
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "logs", "language_system", *args, "-f",
                              "--since", "1s"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=os.environ.copy())
     try:

@@ -80,3 +80,25 @@ def test_secret_values_never_appear_in_errors():
     assert "s3cr3t-value" not in result.stderr + result.stdout
     result = run_cli("validate", "tests/fixtures/manifests/broken/tf-output-sensitive.yaml")
     assert "not-for-printing" not in result.stderr + result.stdout
+
+
+def test_yaml11_coercions_are_refused_each_with_its_line_and_path():
+    rel = "tests/fixtures/manifests/broken/yaml11-coercion.yaml"
+    result = run_cli("validate", rel)
+    assert result.code == 2
+    text = (REPO / rel).read_text().splitlines()
+    for key, shown in (("COUNTRY", "false"), ("UMASK", "493"), ("RELEASE", "1.1")):
+        line = next(i for i, t in enumerate(text, 1) if t.strip().startswith(f"{key}:"))
+        assert any(f"{rel}:{line}: spec.services[0].environment.{key}: " in e and f"or write {shown}" in e
+                   for e in result.stderr.splitlines()), (key, result.stderr)
+    quoted = (REPO / rel).read_text().replace("NO\n", '"NO"\n').replace("0755", "'0755'").replace("1.10", '"1.10"')
+    fixed = REPO / "tests" / "fixtures" / "manifests" / "yaml11-quoted.tmp.yaml"
+    try:
+        fixed.write_text(quoted)
+        ok = run_cli("render", str(fixed.relative_to(REPO)), "-o", "json")
+    finally:
+        fixed.unlink()
+    assert ok.code == 0, ok.stderr
+    env = {e["name"]: e["value"] for e in __import__("json").loads(ok.stdout)[0]["registerTaskDefinition"]
+           ["containerDefinitions"][0]["environment"]}
+    assert (env["COUNTRY"], env["UMASK"], env["RELEASE"]) == ("NO", "0755", "1.10")
