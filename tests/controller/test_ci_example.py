@@ -11,7 +11,11 @@ from pathlib import Path
 
 import yaml
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.timeout(300)  # many CLI processes against the sandbox on a shared 2-core machine
 
 WORKFLOW = REPO / "examples" / "github-actions" / "fleet.yml"
 

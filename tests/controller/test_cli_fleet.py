@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -11,7 +13,11 @@ import time
 
 import yaml
 
+import pytest
+
 from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.timeout(300)  # many CLI processes against the sandbox on a shared 2-core machine
 
 
 def _state(outputs: dict, sensitive: tuple[str, ...] = ()) -> str:
@@ -83,3 +89,25 @@ def test_select_services_wait_and_watch(make_fleet, tmp_path):
     empty = subprocess.run([sys.executable, "-m", "cli", "validate", m, "--tf-outputs", "-"], cwd=REPO, input="",
                            capture_output=True, text=True, timeout=60)
     assert empty.returncode == 2 and "nothing on stdin" in empty.stderr
+
+
+def test_next_steps_printed_by_diagnose_run_as_printed(make_fleet):
+    crash = ["python", "-c", "print('starting', flush=True)\nraise RuntimeError('boom at start')"]
+    fleet = make_fleet(["time_manager"], time_manager={"command": crash, "healthCheck": False})
+    tf = ["--tf-outputs", str(fleet.outputs)]
+    assert run_cli("apply", str(fleet.manifest), *tf, "--no-wait").code == 0
+    hint = None
+    deadline = time.monotonic() + 60
+    while hint is None and time.monotonic() < deadline:
+        out = run_cli("diagnose", str(fleet.manifest), *tf, "-s", "time_manager", "--no-network", "-o", "json")
+        for f in json.loads(out.stdout or "{}").get("findings", []):
+            if "`fleetctl logs" in f["hint"]:
+                hint = f["hint"]
+        time.sleep(0.5)
+    assert hint, "no finding with a logs command"
+    command = re.search(r"`(fleetctl logs [^`]*)`", hint).group(1)
+    words = shlex.split(command)
+    assert words[-4:] == ["-m", str(fleet.manifest), "--tf-outputs", str(fleet.outputs)]
+    shown = run_cli(*words[1:])
+    assert shown.code == 0, shown.stderr
+    assert "RuntimeError: boom at start" in shown.stdout

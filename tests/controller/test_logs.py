@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import REPO, run_cli
 
 TICKER = ["python", "-c", "import time\nfor i in range(100000):\n    print('tick', i, flush=True)\n    time.sleep(0.2)"]
@@ -23,6 +25,7 @@ def _wait_running(ecs, cluster: str, service: str, n: int, timeout: float = 40) 
     raise AssertionError(f"{service} did not reach {n} running tasks")
 
 
+@pytest.mark.timeout(300)  # many CLI processes on a shared machine
 def test_logs_newest_task_first_task_filter_and_follow(make_fleet, sandbox_handle):
     fleet = make_fleet(["language_system"], language_system={"command": TICKER, "desiredCount": 2,
                                                                      "healthCheck": False})  # not an SDK service

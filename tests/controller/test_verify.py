@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 
 from controller.verify import allows, secret_action, trusts
+import pytest
+
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.timeout(300)  # many CLI processes against the sandbox on a shared 2-core machine
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gaming/auth/signing-key-AbCdEf"
 
