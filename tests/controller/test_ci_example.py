@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from sandbox.auth import Credentials
+
 import pytest
 
 from tests.conftest import REPO
@@ -80,7 +82,8 @@ def test_gate_and_apply_jobs_against_the_sandbox(make_fleet, sandbox_handle, tmp
            "FLEETCTL_MANIFEST": str(fleet.manifest),
            "TF_STATE": re.sub(r"\$\{\{ vars.TF_STATE_BUCKET \}\}", bucket, doc["env"]["TF_STATE"]),
            "AWS_ENDPOINT_URL": sandbox_handle.endpoint_url,
-           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+           # what configure-aws-credentials exports; here the sandbox's own keys
+           **Credentials.load(sandbox_handle.state_dir / "credentials.json").env()}
     ci = Runner(tmp_path, env)
 
     gate = ci.job(doc, "gate")
