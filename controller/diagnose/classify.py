@@ -222,7 +222,14 @@ def _not_a_dict_lookup(exc: Exc, m: "re.Match[str] | bool") -> bool:
                                                for f in exc.frames)
 
 
-_WHEN = {"importing-itself": _importing_itself, "not-a-dict-lookup": _not_a_dict_lookup}
+def _not_a_request(exc: Exc, m: "re.Match[str] | bool") -> bool:
+    """A timeout while connecting, not a request/flush that nobody answered in time."""
+    return not any(f.func in ("request", "_request_new_style", "_request_old_style", "flush", "timed_request")
+                   for f in exc.frames)
+
+
+_WHEN = {"importing-itself": _importing_itself, "not-a-dict-lookup": _not_a_dict_lookup,
+         "not-a-request": _not_a_request}
 
 # import name -> the distribution to install, where they differ
 _PACKAGES = {
@@ -232,7 +239,9 @@ _PACKAGES = {
     "bs4": "beautifulsoup4", "Crypto": "pycryptodome", "magic": "python-magic", "psycopg2": "psycopg2-binary",
     "MySQLdb": "mysqlclient", "zmq": "pyzmq", "serial": "pyserial", "OpenSSL": "pyOpenSSL", "jose": "python-jose",
     "multipart": "python-multipart", "pydantic_settings": "pydantic-settings", "google.cloud": "google-cloud-*",
-    "redis_om": "redis-om", "aiobotocore": "aiobotocore", "boto3": "boto3", "redis": "redis",
+    "redis_om": "redis-om", "pythonjsonlogger": "python-json-logger", "nkeys": "nkeys (nats-py[nkeys])",
+    "google.api_core": "google-api-core", "snappy": "python-snappy", "Levenshtein": "python-Levenshtein",
+    "slugify": "python-slugify", "ldap": "python-ldap", "docx": "python-docx", "telegram": "python-telegram-bot", "aiobotocore": "aiobotocore", "boto3": "boto3", "redis": "redis",
 }
 
 

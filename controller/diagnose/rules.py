@@ -373,13 +373,13 @@ RULES: tuple[Rule, ...] = (
          "open the NATS port ({url}): task security group egress, the NATS security group's ingress from the "
          "tasks' group, network ACLs, routes, and the NLB listener/target group",
          log=r'"event":"nats_connect_failed".*"cause":"timeout"|nats: timeout|Connect call timed out|"cause":"timeout"',
-         weight=1),
+         weight=1, when="not-a-request"),
     Rule("nats-timeout-exc", "nats_unreachable", L,
          "connections to NATS time out: packets are dropped on the way",
          "open the NATS port ({url}): task security group egress, the NATS security group's ingress from the "
          "tasks' group, network ACLs, routes, and the NLB listener/target group",
          exc=r"(?:asyncio\.(?:exceptions\.)?)?TimeoutError|(?:nats\.errors\.)?(?:Connection)?TimeoutError|timeout",
-         origin=r"nats", weight=1),
+         origin=r"nats", weight=1, when="not-a-request"),
     Rule("config-missing", "config_missing", L,
          "a required setting is missing or invalid",
          "set {variable} for {service}: `environment` in the manifest, or `secrets` for a secret value",
@@ -453,7 +453,15 @@ RULES: tuple[Rule, ...] = (
              r"|TypeAlias|ParamSpec|LiteralString|Never|assert_never|reveal_type|TypeVarTuple|Unpack)' from "
              r"'(?:asyncio|typing|itertools|datetime)'"
              r"|name '(?:ExceptionGroup|BaseExceptionGroup|aiter|anext)' is not defined"
-             r"|module 'asyncio' has no attribute '(?:TaskGroup|timeout|Runner)'"),
+             r"|module 'asyncio' has no attribute '(?:TaskGroup|timeout|Runner)'"
+             r"|module '(?:datetime|typing|itertools|enum|functools|os|math|sys|tomllib|contextlib|logging)' has no "
+             r"attribute '(?:UTC|Self|override|batched|StrEnum|ReprEnum|verify|cache|process_cpu_count|cbrt|exp2"
+             r"|chdir|getLevelNamesMapping|TypeAlias|ParamSpec|Never|LiteralString|assert_never|dataclass_transform)'"),
+    Rule("python-version-syntax", "dependency_version_mismatch", L,
+         "the code uses syntax the image's Python does not have",
+         "use a newer Python base image (FROM python:3.12-slim or later; `match` needs Python 3.10, `except*` and "
+         "`type X = ...` need Python 3.11/3.12) or rewrite the line for the image's Python",
+         exc=r"SyntaxError", code=r"^(?:match\s+\S.*|case\s+\S.*|except\*.*|type\s+\w+(?:\[.*\])?\s*=.*):?$"),
     Rule("protobuf-skew", "dependency_version_mismatch", L,
          "the protobuf runtime and the generated _pb2 code are from different protobuf versions",
          "regenerate the _pb2 modules with the protoc/grpcio-tools matching the image's protobuf, or pin "
@@ -505,6 +513,11 @@ RULES: tuple[Rule, ...] = (
          "build the image for the task's platform (docker buildx --platform linux/amd64) or set "
          "runtimePlatform.cpuArchitecture to match",
          log=r"exec format error|Exec format error"),
+    Rule("log-crlf", "entrypoint_missing", L,
+         "the container's script has Windows (CRLF) line endings, so its #! interpreter is not found",
+         "convert the script to LF line endings (dos2unix in the Dockerfile, or `* text eol=lf` in "
+         ".gitattributes): its #! line ends in CRLF",
+         log=r"(?:\\r|\r)[\u2019'\"]?: No such file or directory|\\^M: bad interpreter|bad interpreter: .*\r"),
     Rule("log-entrypoint", "entrypoint_missing", L,
          "the program the container starts does not exist",
          "fix entryPoint/command of {service} or the path in the image ({exe})",
