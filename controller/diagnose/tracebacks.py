@@ -42,6 +42,7 @@ _BOX_PREFIX = re.compile(r"^\s*(?:\+-[-+ \d.]*$|\+ (?=Exception Group)|\| ?)")
 _EXC_FIELDS = ("exc_info", "exception", "exc_text", "stack_trace", "stack", "traceback", "exc", "error.stack")
 _MSG_FIELDS = ("msg", "message", "event", "error", "err", "detail", "reason")
 MAX_MESSAGE = 2000
+MAX_LINE = 8000   # a plain log line longer than this is cut (rules look at its beginning)
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,10 @@ class _Parser:
                 i += 1
                 continue
             if stripped:
-                self.records.append(Record(len(self.records), line.rstrip(), fields=dict(base_fields or {})))
+                text = line.rstrip()
+                if len(text) > MAX_LINE:
+                    text = text[:MAX_LINE]
+                self.records.append(Record(len(self.records), text, fields=dict(base_fields or {})))
             i += 1
 
     def _json(self, doc: dict) -> None:

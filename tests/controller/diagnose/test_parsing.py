@@ -164,3 +164,14 @@ def test_ecs_verdict_first_when_decisive() -> None:
     c = classify(_ev(PY39_CHAIN.splitlines(), container_reason="OutOfMemoryError: Container killed due to memory usage",
                      exit_code=137))
     assert c.category == "oom_killed" and c.explain[1] == "ECS's verdict decides"
+
+
+def test_huge_and_hostile_logs_stay_fast() -> None:
+    import time
+
+    lines = ["x" * 1_000_000, "Traceback (most recent call last):"] + ['  File "/app/a.py", line 1, in f'] * 5000
+    lines += ['  File "<frozen os>", line 716, in __getitem__', "KeyError: 'NATS_URL'"] + ["INFO noise"] * 20000
+    start = time.process_time()
+    c = classify(_ev(lines))
+    assert time.process_time() - start < 5
+    assert c.category == "config_missing"
