@@ -31,7 +31,6 @@ _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+(?:, in (?P<func>.+))?
 _EXC_LINE = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Group"
                        r"|Violation|Timeout|Refused|NotFound|Failure|Denied|Invalid|error|gaierror|herror"
                        r"|timeout|StopIteration|Iteration|Skew|Mismatch)?)(?::(?: (?P<msg>.*))?)?$")
-_BOX = re.compile(r"^(\s*)(?:\| ?|\+[-+]+[ -]*(?:\d+|\.\.\.)?[ -]*(?:-+)?\s*$|\+ ?)")
 _PREFIX = re.compile(  # `aws logs tail`/docker prefixes: timestamp [stream]
     r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)? (?:[\w./-]+/[\w-]{8,} )?)")
 _LEVEL_PREFIX = re.compile(r"^(?:\[?(?:ERROR|CRITICAL|FATAL|WARNING|WARN|INFO|DEBUG|error|critical|fatal)\]?[:\s]"
@@ -359,13 +358,6 @@ def _unbox_line(line: str) -> str:
             return ""
         s = s[m.end():]
     return s
-
-
-def _looks_like_type(name: str) -> bool:
-    last = name.rsplit(".", 1)[-1]
-    return bool(re.match(r"^[A-Z]\w*$", last) and re.search(
-        r"(?:Error|Exception|Exit|Interrupt|Warning|Group|Violation|Timeout|Refused|NotFound|Failure|Denied|Invalid"
-        r"|Skew|Mismatch|StopIteration)$", last)) or last in ("gaierror", "herror", "timeout", "error")
 
 
 def parse_log(events: Iterable[str] | None) -> list[Record]:
