@@ -66,8 +66,8 @@ def _commands(manifest: str, outputs: str, creds: str, service: str) -> dict[str
         "probe-password": ["probe", manifest, *tf, "--user", "fleetctl", "--timeout", "1s"],
         "probe-creds": ["probe", manifest, *tf, "--creds", creds, "--timeout", "1s", "-o", "json"],
         "diagnose": ["diagnose", manifest, *tf, "--creds", creds, "-o", "json"],
-        "logs": ["logs", service, "-f", manifest, *tf],
-        "rollback": ["rollback", service, "-f", manifest, *tf, "--no-wait"],
+        "logs": ["logs", service, "-m", manifest, *tf],
+        "rollback": ["rollback", service, "-m", manifest, *tf, "--no-wait"],
     }
 
 
