@@ -241,6 +241,14 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
+    # `controller run s3://...`: the manifest sources in the fleet-config bucket
+    # (controller_service.tf); HeadObject is authorised as GetObject
+    sid       = "ReadFleetManifests"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.fleet_config.arn}/fleets/*"]
+  }
+
+  statement {
     # diagnose's network checks: EC2 Describe* has no resource-level scoping
     sid = "InspectNetwork"
     actions = [

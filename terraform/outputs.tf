@@ -113,3 +113,18 @@ output "ecr_repository_urls" {
   description = "ECR repository URL per fleet service."
   value       = { for name, repo in aws_ecr_repository.fleet : name => repo.repository_url }
 }
+
+output "fleet_config_bucket" {
+  description = "Bucket of the fleet's manifests (fleets/prod.yaml, fleets/outputs.json), read by the controller."
+  value       = aws_s3_bucket.fleet_config.id
+}
+
+output "fleetctl_repository_url" {
+  description = "ECR repository of the fleetctl image (manifests/controller.yaml)."
+  value       = aws_ecr_repository.fleetctl.repository_url
+}
+
+output "controller_execution_role_arn" {
+  description = "Execution role of the fleetctl controller task."
+  value       = aws_iam_role.controller_execution.arn
+}

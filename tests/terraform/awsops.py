@@ -30,9 +30,10 @@ import botocore.session
 from botocore import xform_name
 
 CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts", "application-autoscaling",
-           "cloudwatch")
+           "cloudwatch", "s3")
 
 IAM_PREFIX = {
+    "s3": "s3",
     "ecs": "ecs",
     "logs": "logs",
     "ecr": "ecr",
@@ -57,7 +58,11 @@ class Operation:
 
     @property
     def iam_action(self) -> str:
-        return f"{IAM_PREFIX[self.service]}:{self.name}"
+        return IAM_ACTION.get((self.service, self.name)) or f"{IAM_PREFIX[self.service]}:{self.name}"
+
+
+# Operations authorised under another action's name.
+IAM_ACTION = {("s3", "HeadObject"): "s3:GetObject"}
 
 
 @lru_cache(maxsize=1)
