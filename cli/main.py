@@ -20,10 +20,13 @@ __all__ = ["EXIT_CODES", "app", "main"]
 
 
 def main() -> None:
+    import sys
+
     from controller import redact
 
     # what fleetctl never prints: see controller/redact.py
-    redact.register_environment()
+    if sys.argv[1:2] != ["sandbox"]:  # `sandbox status` prints the sandbox's own credentials by design
+        redact.register_environment()
     redact.install_on_std_streams()
     app(prog_name="fleetctl")  # also names the completion variable: _FLEETCTL_COMPLETE
 

@@ -179,7 +179,8 @@ def coercion(node: yaml.Node, value: Any) -> str | None:
     differs from what was written (`NO` -> false, `0755` -> 493, `12:30` -> 750, `1.10` -> 1.1,
     `2024-01-01` -> a date). YAML 1.2 reads several of them differently again; quoting keeps the
     text in both. None when the scalar is what it looks like."""
-    if not isinstance(node, yaml.ScalarNode) or node.style is not None or node.tag is None:
+    # a plain scalar's style is None from PyYAML's parser, "" from libyaml's
+    if not isinstance(node, yaml.ScalarNode) or node.style or node.tag is None:
         return None
     text = node.value
     if node.tag == "tag:yaml.org,2002:bool":
