@@ -216,6 +216,55 @@ data "aws_iam_policy_document" "controller" {
   }
 
   statement {
+    # verify: the task roles fleetctl passes, and their policies (read, never changed)
+    sid = "VerifyTaskRoles"
+    actions = [
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListRolePolicies",
+    ]
+    resources = [
+      aws_iam_role.task_execution.arn,
+      aws_iam_role.task.arn,
+    ]
+  }
+
+  statement {
+    # verify: documents of the managed policies attached to the task roles
+    sid = "VerifyAttachedPolicies"
+    actions = [
+      "iam:GetPolicy",
+      "iam:GetPolicyVersion",
+    ]
+    resources = [
+      "arn:${local.partition}:iam::aws:policy/*",
+      "arn:${local.partition}:iam::${local.account_id}:policy/${local.name}-*",
+    ]
+  }
+
+  statement {
+    # verify: the fleet's secrets exist (metadata only; GetSecretValue is never granted)
+    sid       = "VerifySecrets"
+    actions   = ["secretsmanager:DescribeSecret"]
+    resources = ["arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${local.secret_prefix}/*"]
+  }
+
+  statement {
+    # verify: SSM parameters exist (no resource-level scoping; values are never read)
+    sid       = "VerifyParameters"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
+  }
+
+  statement {
+    # verify: the fleet's log group exists (DescribeLogGroups is scoped to the account's groups)
+    sid       = "VerifyLogGroups"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
+  }
+
+  statement {
     # checked by AWS on PutScalingPolicy/DeleteScalingPolicy: the alarms of a target-tracking
     # policy are created and deleted with the caller's permissions
     sid = "TargetTrackingAlarms"

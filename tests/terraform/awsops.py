@@ -30,7 +30,7 @@ import botocore.session
 from botocore import xform_name
 
 CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts", "application-autoscaling",
-           "cloudwatch", "s3")
+           "cloudwatch", "s3", "iam")
 
 IAM_PREFIX = {
     "s3": "s3",
@@ -44,6 +44,7 @@ IAM_PREFIX = {
     "sts": "sts",
     "application-autoscaling": "application-autoscaling",
     "cloudwatch": "cloudwatch",
+    "iam": "iam",
 }
 
 _CLIENT_NAME = re.compile(r"^_*(?P<svc>[a-z0-9]+?)(_client)?$")
