@@ -82,3 +82,30 @@ AdoptOpt = Annotated[Optional[list[str]], typer.Option(
     "--adopt", metavar="SERVICE", autocompletion=_service_names,
     help="take over SERVICE although it is untagged or tagged as another fleet's (repeatable)")]
 ServiceArg = Annotated[str, typer.Argument(help="the service", autocompletion=_service_names, show_default=False)]
+
+
+class GateMode(str, enum.Enum):
+    auto = "auto"
+    required = "required"
+    off = "off"
+
+
+NatsGateOpt = Annotated[Optional[GateMode], typer.Option(
+    "--nats-gate", help="the NATS part of the rollout gate: auto (skip with one warning when NATS is unreachable "
+                        "from here), required (fail), off [default: spec.rollout.natsGate]", show_default=False)]
+GateCredsOpt = Annotated[Optional[Path], typer.Option("--creds", help="NATS .creds file for the gate (never printed)",
+                                                      show_default=False)]
+GateUserOpt = Annotated[Optional[str], typer.Option("--user", envvar="NATS_USER", show_default=False,
+                                                    help="NATS user for the gate [env NATS_USER]")]
+GatePasswordOpt = Annotated[Optional[str], typer.Option("--password", envvar="NATS_PASSWORD", show_default=False,
+                                                        help="NATS password for the gate [env NATS_PASSWORD]; never printed")]
+
+
+def gate_auth(creds: Optional[Path], user: Optional[str], password: Optional[str]) -> Any:
+    """The probe's credentials for the rollout gate (never printed)."""
+    from controller.errors import FleetError
+    from controller.probe import ProbeAuth
+
+    if creds is not None and not creds.is_file():
+        raise FleetError(f"{creds}: no such credentials file")
+    return ProbeAuth(creds_file=creds, user=user, password=password)

@@ -135,7 +135,9 @@ class ConsoleReporter:
         self.con.print(f"{outcome.service}: {outcome.status} {outcome.message}", style=style, markup=False)
         for s in outcome.stopped_tasks:
             self.con.print(f"  stopped: {s.line()}", style="red", markup=False)
-        if outcome.status == "failed" and outcome.stopped_tasks:
+        for line in outcome.explanation() if outcome.status == "failed" else []:
+            self.con.print(f"  {line}", style="red", markup=False)
+        if outcome.status == "failed" and outcome.stopped_tasks and not outcome.diagnosis:
             self.con.print(f"  run `{self.command('diagnose', '--service', outcome.service)}` for the cause", markup=False)
 
     def command(self, verb: str, *args: str) -> str:
@@ -163,6 +165,8 @@ def apply_summary(result: ApplyResult, verb: str = "apply") -> None:
     for o in result.outcomes.values():
         if o.failed:
             con.print(f"  {o.service}: {o.message}", markup=False)
+            for line in o.explanation():
+                con.print(f"    {line}", markup=False)
 
 
 def status_table(rows: list[ServiceStatus]) -> None:
@@ -171,14 +175,16 @@ def status_table(rows: list[ServiceStatus]) -> None:
     con = _console()
     table = Table(box=None, pad_edge=False)
     for col in ("SERVICE", "DESIRED", "RUNNING", "PENDING", "ROLLOUT", "TASKDEF", "IMAGE", "READY", "PROGRESSING",
-                "DEGRADED", "REASON"):
+                "DEGRADED", "SERVING", "REASON"):
         table.add_column(col)
     for r in rows:
-        ready, progressing, degraded = (r.condition(t) for t in ("Ready", "Progressing", "Degraded"))
+        ready, progressing, degraded, serving = (r.condition(t) for t in ("Ready", "Progressing", "Degraded", "Serving"))
         image = "match" if r.image_matches else ("-" if r.running_image is None else "DIFFERS")
-        notable = degraded if degraded.status else (progressing if progressing.status else ready)
+        notable = degraded if degraded.status else (progressing if progressing.status else
+                                                    (serving if serving.status is False else ready))
         table.add_row(r.service, str(r.desired), str(r.running), str(r.pending), r.rollout, r.task_definition,
                       image, str(ready.status), str(progressing.status), str(degraded.status),
+                      {True: "True", False: "False", None: "Unknown"}[serving.status],
                       f"{notable.reason}: {notable.message}")
     con.print(table)
     ready = sum(1 for r in rows if r.condition("Ready").status)

@@ -12,13 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from controller import autoscaling, normalize
 from controller.aws import ecs
 from controller.aws.client import Aws
 from controller.conditions import is_ready
 from controller.errors import CloudError
+from controller.rollout import (  # noqa: F401  (Reporter and friends are imported from here too)
+    Reporter,
+    RolloutResult,
+    RolloutRow,
+    RolloutWatcher,
+    SilentReporter,
+    explain_stopped,
+    roll_back,
+)
 from controller.plan import (
     TASK_DEF_TAG,
     AdoptServiceAction,
@@ -62,6 +71,9 @@ class ServiceOutcome:
     message: str = ""
     stopped_tasks: list[StoppedTaskSummary] = field(default_factory=list)
     duration: float = 0.0
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)   # category, summary, fix per failure
+    serving: dict[str, Any] | None = None                           # the NATS gate's last verdict
+    rolled_back_to: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -70,7 +82,16 @@ class ServiceOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {"service": self.service, "status": self.status, "message": self.message,
                 "durationSeconds": round(self.duration, 2),
-                "stoppedTasks": [s.__dict__ for s in self.stopped_tasks]}
+                "stoppedTasks": [s.__dict__ for s in self.stopped_tasks],
+                "diagnosis": self.diagnosis, "serving": self.serving, "rolledBackTo": self.rolled_back_to}
+
+    def explanation(self) -> list[str]:
+        """The failure explained inline: diagnosed causes of stopped tasks, then what NATS showed."""
+        lines = [f"{d['category']} ({d['tasks']} task{'s' if d['tasks'] != 1 else ''}): {d['summary']}"
+                 f"\n      fix: {d['fix']}" for d in self.diagnosis]
+        if self.serving is not None and self.serving.get("serving") is False:
+            lines.append(f"NATS {self.serving['reason']}: {self.serving['message']}")
+        return lines
 
 
 @dataclass
@@ -83,31 +104,6 @@ class ApplyResult:
 
 
 @dataclass
-class RolloutRow:
-    service: str
-    desired: int
-    running: int
-    pending: int
-    failed: int
-    rollout: str
-    phase: str
-
-
-class Reporter(Protocol):
-    def action(self, service: str, summary: str) -> None: ...
-    def event(self, service: str, when: datetime | None, message: str) -> None: ...
-    def progress(self, rows: list[RolloutRow]) -> None: ...
-    def finished(self, outcome: ServiceOutcome) -> None: ...
-
-
-class SilentReporter:
-    def action(self, service: str, summary: str) -> None: ...
-    def event(self, service: str, when: datetime | None, message: str) -> None: ...
-    def progress(self, rows: list[RolloutRow]) -> None: ...
-    def finished(self, outcome: ServiceOutcome) -> None: ...
-
-
-@dataclass
 class ApplyOptions:
     wait: bool = True
     timeout: float = 600.0          # per service rollout
@@ -115,6 +111,10 @@ class ApplyOptions:
     fail_fast: bool = False
     poll_interval: float = 2.0
     concurrency: int = 8
+    min_ready: float = 0.0            # spec.rollout.minReadySeconds
+    gate: Any = None                  # controller.gate.NatsGate, opened; None: ECS and health only
+    rollback_on_failure: bool = True  # roll a service whose rollout failed back (if its breaker rolls back)
+    fleet: Any = None                 # the resolved Fleet: gate targets, health checks, diagnosis
 
 
 async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan, *,
@@ -209,118 +209,38 @@ def summarize_stopped(tasks: list[TaskState], limit: int = 5) -> list[StoppedTas
     return sorted(groups.values(), key=lambda g: -g.count)[:limit]
 
 
-class _Rollout:
-    def __init__(self, service: str, target: str | None, timeout: float, since: datetime):
-        self.service = service
-        self.target = target
-        self.deadline = time.monotonic() + timeout
-        self.started = time.monotonic()
-        self.since = since
-        self.seen_target = False
-        self.done: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
-        self.seen_events: set[str] = set()
-
-    def settle(self, ok: bool, message: str) -> None:
-        if not self.done.done():
-            self.done.set_result((ok, message))
-
-
-class RolloutWatcher:
-    """One poller for every service being waited on: DescribeServices in batches of 10."""
-
-    def __init__(self, aws: Aws, cluster: str, reporter: Reporter, poll_interval: float):
-        self.aws = aws
-        self.cluster = cluster
-        self.reporter = reporter
-        self.poll_interval = poll_interval
-        self.rollouts: dict[str, _Rollout] = {}
-        self.last: dict[str, ServiceState] = {}
-        self._wake = asyncio.Event()
-
-    def watch(self, service: str, target: str | None, timeout: float, since: datetime) -> _Rollout:
-        r = _Rollout(service, target, timeout, since)
-        self.rollouts[service] = r
-        self.wake()
-        return r
-
-    def wake(self) -> None:
-        """Poll now instead of at the next interval (a new rollout, or stopping)."""
-        self._wake.set()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            pending = [r for r in self.rollouts.values() if not r.done.done()]
-            if pending:
-                try:
-                    states = await ecs.describe_services(self.aws, self.cluster, [r.service for r in pending])
-                except CloudError as exc:
-                    for r in pending:
-                        if time.monotonic() > r.deadline:
-                            r.settle(False, f"timed out; last error: {exc}")
-                else:
-                    self.last.update(states)
-                    for r in pending:
-                        self._evaluate(r, states.get(r.service))
-                    self.reporter.progress(self.rows())
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except asyncio.TimeoutError:
-                pass
-
-    def rows(self) -> list[RolloutRow]:
-        rows = []
-        for name, r in self.rollouts.items():
-            s = self.last.get(name)
-            phase = "waiting" if not r.done.done() else ("ready" if r.done.result()[0] else "failed")
-            if s is None:
-                rows.append(RolloutRow(name, 0, 0, 0, 0, "-", phase))
-                continue
-            p = s.primary
-            rows.append(RolloutRow(name, s.desired, s.running, s.pending, p.failed_tasks if p else 0,
-                                   (p.rollout_state or "-") if p else "-", phase))
-        return rows
-
-    def _evaluate(self, r: _Rollout, svc: ServiceState | None) -> None:
-        if svc is not None:
-            for e in reversed(svc.events):
-                if e.id not in r.seen_events:
-                    r.seen_events.add(e.id)
-                    if e.created_at is None or e.created_at >= r.since:
-                        self.reporter.event(r.service, e.created_at, e.message)
-        if svc is None or svc.status != "ACTIVE":
-            if time.monotonic() > r.deadline:
-                r.settle(False, "service not found")
-            return
-        if r.target:
-            mine = [d for d in svc.deployments if family_revision(d.task_definition) == r.target]
-            if any(d.rollout_state == "FAILED" for d in mine):
-                d = next(d for d in mine if d.rollout_state == "FAILED")
-                back = svc.primary
-                where = (f"; rolled back to {family_revision(back.task_definition)}"
-                         if back and family_revision(back.task_definition) != r.target else "")
-                r.settle(False, f"deployment failed: {d.rollout_reason or 'circuit breaker tripped'}{where}")
-                return
-            if mine:
-                r.seen_target = True
-            primary = svc.primary
-            if r.seen_target and not mine and primary and family_revision(primary.task_definition) != r.target:
-                r.settle(False, f"rolled back to {family_revision(primary.task_definition)}")
-                return
-        if is_ready(svc, r.target):
-            r.settle(True, f"{svc.running}/{svc.desired} tasks running" +
-                     (f" on {r.target}" if r.target else ""))
-        elif time.monotonic() > r.deadline:
-            r.settle(False, f"timed out after {time.monotonic() - r.started:.0f}s: {svc.running}/{svc.desired} running, "
-                            f"{svc.pending} pending")
-
-
 async def stopped_tasks(aws: Aws, cluster: str, service: str, limit: int = 100) -> list[TaskState]:
     arns = await ecs.list_task_arns(aws, cluster, service, desired_status="STOPPED")
     if not arns:
         return []
     tasks = await ecs.describe_tasks(aws, cluster, arns[:limit])
     return [t for t in tasks if t.service in (None, service)]
+
+
+class _ServicePolicies:
+    """Per-service rollout settings from the resolved fleet (when apply was given one)."""
+
+    def __init__(self, fleet: Any) -> None:
+        from controller.gate import targets_for
+        from controller.manifest.effective import effective
+
+        self.fleet = fleet
+        self.targets = targets_for(fleet) if fleet is not None else {}
+        self.effective = {s.name: effective(fleet, s) for s in fleet.spec.services} if fleet is not None else {}
+
+    def gate_target(self, service: str) -> Any:
+        return self.targets.get(service)
+
+    def health_checked(self, service: str) -> bool:
+        e = self.effective.get(service)
+        return e is not None and e.health_check is not None
+
+    def rolls_back(self, service: str, before: ServiceState | None) -> bool:
+        e = self.effective.get(service)
+        if e is not None:
+            return e.deployment.circuit_breaker.enable and e.deployment.circuit_breaker.rollback
+        breaker = ((before.deployment_configuration if before else None) or {}).get("deploymentCircuitBreaker") or {}
+        return bool(breaker.get("rollback", True))
 
 
 async def apply(
@@ -342,7 +262,9 @@ async def apply(
     since = clock()
     outcomes: dict[str, ServiceOutcome] = {}
     sem = asyncio.Semaphore(options.concurrency)
-    watcher = RolloutWatcher(aws, cluster, reporter, options.poll_interval)
+    watcher = RolloutWatcher(aws, cluster, reporter, options.poll_interval, gate=options.gate,
+                             min_ready=options.min_ready)
+    policy = _ServicePolicies(options.fleet)
     stop_watch = asyncio.Event()
     ready: dict[str, asyncio.Future[bool]] = {
         name: asyncio.get_running_loop().create_future() for name in dependencies
@@ -395,9 +317,14 @@ async def apply(
             finish(ServiceOutcome(sp.service, "applied", "changes applied; not waiting",
                                   duration=time.monotonic() - started))
             return
-        rollout = watcher.watch(sp.service, target if sp.rolls_out or target else None, options.timeout, since)
-        ok, message = await rollout.done
-        outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started)
+        watched = target if sp.rolls_out or target else None
+        rollout = watcher.watch(sp.service, watched, options.timeout, since,
+                                gate_target=policy.gate_target(sp.service) if watched else None,
+                                health_checked=policy.health_checked(sp.service))
+        result = await rollout.done
+        ok, message = result.ok, result.message
+        outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started,
+                                 serving=result.serving.as_dict() if result.serving else None)
         if ok:
             try:
                 await write_tags(aws, pending_tags)  # the spec is recorded once it holds
@@ -405,11 +332,27 @@ async def apply(
                 outcome.status = "failed"
                 outcome.message += f" (could not record the applied spec: {exc})"
         if not ok:
-            try:
-                outcome.stopped_tasks = summarize_stopped(await stopped_tasks(aws, cluster, sp.service))
-            except CloudError as exc:
-                outcome.message += f" (stopped tasks unavailable: {exc})"
+            await _fail(outcome, result, watched, time.monotonic() - started)
+        outcome.duration = time.monotonic() - started
         finish(outcome)
+
+    async def _fail(outcome: ServiceOutcome, result: RolloutResult, watched: str | None, elapsed: float) -> None:
+        """Roll back (when the service's circuit breaker rolls back), wait, and explain the failure."""
+        name = outcome.service
+        try:
+            if options.rollback_on_failure and policy.rolls_back(name, observed.get(name)):
+                outcome.rolled_back_to, note = await roll_back(
+                    aws, cluster, name, result, watched, observed.get(name), watcher, options.timeout,
+                    policy.health_checked(name))
+                outcome.message += f"; {note}"
+        except CloudError as exc:
+            outcome.message += f"; rollback failed: {exc}"
+        try:
+            outcome.stopped_tasks = summarize_stopped(await stopped_tasks(aws, cluster, name))
+            if options.fleet is not None and (outcome.stopped_tasks or result.stopped):
+                outcome.diagnosis = await explain_stopped(aws, options.fleet, name, elapsed + 60)
+        except CloudError as exc:
+            outcome.message += f" (stopped tasks unavailable: {exc})"
 
     async def watch_unchanged(name: str) -> None:
         """A service without changes still gates its dependents: it must be Ready."""
@@ -419,7 +362,8 @@ async def apply(
         if not options.wait:
             finish(ServiceOutcome(name, "unchanged", "in sync"))
             return
-        rollout = watcher.watch(name, None, options.timeout, since)
+        rollout = watcher.watch(name, None, options.timeout, since, health_checked=policy.health_checked(name),
+                                min_ready=0.0)
         ok, message = await rollout.done
         finish(ServiceOutcome(name, "unchanged" if ok else "failed", message if ok else f"not Ready: {message}"))
 

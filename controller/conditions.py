@@ -16,7 +16,7 @@ from controller.state import DeploymentState, ServiceState, family_revision
 @dataclass(frozen=True)
 class Condition:
     type: str
-    status: bool
+    status: bool | None  # None: Unknown
     reason: str
     message: str
     last_transition_time: datetime | None = None
@@ -24,7 +24,7 @@ class Condition:
     def as_dict(self) -> dict[str, Any]:
         return {
             "type": self.type,
-            "status": "True" if self.status else "False",
+            "status": {True: "True", False: "False", None: "Unknown"}[self.status],
             "reason": self.reason,
             "message": self.message,
             "lastTransitionTime": self.last_transition_time.isoformat() if self.last_transition_time else None,
@@ -47,23 +47,42 @@ def is_ready(svc: ServiceState | None, expected_task_definition: str | None = No
             and primary.running == svc.desired and svc.running == svc.desired)
 
 
-def conditions(svc: ServiceState | None) -> list[Condition]:
-    """Conditions from one observation, with transition times from ECS's own timestamps."""
+def serving_condition(verdict: Any) -> Condition:
+    """`Serving` from the NATS gate's verdict (controller.gate.ServingVerdict); None: not checked."""
+    if verdict is None:
+        return Condition("Serving", None, "NotChecked", "NATS was not checked")
+    return Condition("Serving", verdict.status, verdict.reason, verdict.message)
+
+
+def conditions(svc: ServiceState | None, serving: Any = None, crash_loop: str | None = None) -> list[Condition]:
+    """Conditions from one observation, with transition times from ECS's own timestamps.
+
+    `serving` is the NATS gate's verdict for the service (None: not checked); Ready requires it not
+    to be False. `crash_loop` says that tasks of the current revision keep stopping after the
+    rollout completed (Degraded, reason CrashLoop)."""
+    serving_c = serving_condition(serving)
     if svc is None or svc.status != "ACTIVE":
         status = "missing" if svc is None else svc.status.lower()
         return [
             Condition("Ready", False, "ServiceNotFound", f"service is {status}"),
             Condition("Progressing", False, "ServiceNotFound", f"service is {status}"),
             Condition("Degraded", False, "ServiceNotFound", f"service is {status}"),
+            serving_c,
         ]
     primary = svc.primary
     active = _active(svc)
     p_created = primary.created_at if primary else svc.created_at
     p_updated = primary.updated_at if primary else svc.created_at
 
-    if is_ready(svc):
+    if is_ready(svc) and crash_loop is not None:
+        ready = Condition("Ready", False, "CrashLoop", crash_loop, p_updated)
+    elif is_ready(svc) and serving_c.status is False:
+        ready = Condition("Ready", False, "NotServing", f"ECS says done, NATS does not agree: {serving_c.reason}: "
+                          f"{serving_c.message}", p_updated)
+    elif is_ready(svc):
         ready = Condition("Ready", True, "RolloutComplete",
-                          f"{svc.running}/{svc.desired} tasks running on {family_revision(svc.task_definition)}", p_updated)
+                          f"{svc.running}/{svc.desired} tasks running on {family_revision(svc.task_definition)}"
+                          + ("" if serving_c.status else " (NATS not checked)"), p_updated)
     elif primary is not None and primary.rollout_state == "FAILED":
         ready = Condition("Ready", False, "RolloutFailed", primary.rollout_reason or "deployment failed", p_updated)
     elif len(active) > 1 or (primary is not None and primary.rollout_state == "IN_PROGRESS"):
@@ -87,7 +106,9 @@ def conditions(svc: ServiceState | None) -> list[Condition]:
 
     failed = sum(d.failed_tasks for d in active)
     rolled_back = any("rolling back" in e.message or "rolled back" in e.message for e in svc.events[:5])
-    if primary is not None and primary.rollout_state == "FAILED":
+    if crash_loop is not None:
+        degraded = Condition("Degraded", True, "CrashLoop", crash_loop, p_updated)
+    elif primary is not None and primary.rollout_state == "FAILED":
         degraded = Condition("Degraded", True, "RolloutFailed", primary.rollout_reason or "deployment failed", p_updated)
     elif rolled_back and (primary is None or primary.rollout_state != "COMPLETED" or failed):
         degraded = Condition("Degraded", True, "RolledBack", svc.events[0].message, svc.events[0].created_at)
@@ -96,7 +117,7 @@ def conditions(svc: ServiceState | None) -> list[Condition]:
                              f"{failed} task(s) failed to start or exited in the current deployment", p_updated)
     else:
         degraded = Condition("Degraded", False, "Healthy", "no failed tasks in the current deployment", p_created)
-    return [ready, progressing, degraded]
+    return [ready, progressing, degraded, serving_c]
 
 
 class ConditionTracker:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from controller.errors import FleetError
 from controller.manifest.models import Fleet
 from controller.state import ServiceState, TaskState, family_revision
 
@@ -90,8 +91,10 @@ def judge(target: GateTarget, infos: list[dict[str, Any]], missing: list[str]) -
     return ServingVerdict(target.service, True, SERVING, message, (), current, others)
 
 
-class GateUnavailable(Exception):
-    """`natsGate: required` and NATS cannot be reached from here."""
+class GateUnavailable(FleetError):
+    """`natsGate: required` and NATS cannot be reached from here: a failed rollout gate, exit 1."""
+
+    exit_code = 1
 
 
 class NatsGate:
@@ -118,6 +121,11 @@ class NatsGate:
     @property
     def active(self) -> bool:
         return self.state == "on"
+
+    def summary(self) -> str:
+        """What the NATS part did, for `-o json`'s `natsGate`: checked, skipped, off, unused."""
+        return {"on": "checked", "skipped": "skipped", "off": "off", "unreachable": "unreachable"}.get(self.state,
+                                                                                                        "unused")
 
     async def open(self) -> str:
         """Connect once. auto: a failure skips the NATS part; required: raises GateUnavailable."""
@@ -169,6 +177,21 @@ class NatsGate:
             self._client = None
 
 
+async def open_gate(fleet: Fleet, mode: GateMode | None = None, auth: Any = None, tls: Any = None) -> NatsGate:
+    """The NATS gate for `fleet` (mode: the flag, else spec.rollout.natsGate), connected unless off or skipped."""
+    gate = NatsGate(fleet, mode or fleet.spec.rollout.nats_gate, auth, tls)
+    await gate.open()
+    return gate
+
+
+def skip_warning(gate: NatsGate) -> str | None:
+    """The one warning `auto` gives when it skips the NATS part (credentials never appear in it)."""
+    if gate.state != "skipped":
+        return None
+    return (f"NATS gate skipped: NATS is not reachable from here ({gate.error}); rollouts are gated on ECS, "
+            "container health and minReadySeconds only (--nats-gate required to fail instead)")
+
+
 def targets_for(fleet: Fleet, services: list[str] | None = None) -> dict[str, GateTarget]:
     """Gate targets from a fleet whose image tags are resolved: the digest each service must report."""
     from controller.probe import expected_version
@@ -186,7 +209,7 @@ def targets_for(fleet: Fleet, services: list[str] | None = None) -> dict[str, Ga
 @dataclass
 class EcsVerdict:
     done: bool                   # ECS COMPLETED, running == desired, every new task RUNNING and HEALTHY
-    failed: bool = False
+    completed: bool = False      # the service-level half: COMPLETED and running == desired (tasks not judged)
     message: str = ""
 
 
@@ -206,17 +229,18 @@ def ecs_verdict(svc: ServiceState, target: str | None, tasks: list[TaskState] | 
     if primary.running != svc.desired or svc.running != svc.desired:
         return EcsVerdict(False, message=f"{svc.running}/{svc.desired} running")
     if svc.desired > 0 and tasks is None:
-        return EcsVerdict(False, message="reading task health")
+        return EcsVerdict(False, True, message="reading task health")
     live = [t for t in tasks or [] if t.desired_status == "RUNNING"]
     unhealthy = [t for t in live if t.last_status != "RUNNING" or (health_checked and t.health_status != "HEALTHY")]
     if unhealthy:
         t = unhealthy[0]
         what = t.last_status if t.last_status != "RUNNING" else f"health {t.health_status}"
-        return EcsVerdict(False, message=f"{len(unhealthy)}/{len(live)} new tasks not RUNNING and HEALTHY "
-                                         f"(task {t.id[:8]}: {what})")
+        return EcsVerdict(False, True, message=f"{len(unhealthy)}/{len(live)} new tasks not RUNNING and HEALTHY "
+                                               f"(task {t.id[:8]}: {what})")
     if len(live) < svc.desired:
-        return EcsVerdict(False, message=f"{len(live)}/{svc.desired} new tasks RUNNING")
-    return EcsVerdict(True, message=f"{svc.running}/{svc.desired} tasks running and healthy")
+        return EcsVerdict(False, True, message=f"{len(live)}/{svc.desired} new tasks RUNNING")
+    return EcsVerdict(True, True, message=f"{svc.running}/{svc.desired} tasks running" +
+                      (" and healthy" if health_checked else ""))
 
 
 @dataclass
@@ -245,3 +269,53 @@ class Stability:
 
 def monotonic() -> float:
     return time.monotonic()
+
+
+# -- after the rollout: tasks of the current revision that keep stopping (Degraded/CrashLoop) ------
+
+FAILED_STOP_CODES = ("EssentialContainerExited", "TaskFailedToStart")
+
+
+def completed_at(svc: ServiceState) -> Any:
+    """When ECS completed the PRIMARY deployment, from its own service event."""
+    primary = svc.primary
+    if primary is None:
+        return None
+    marker = f"(deployment {primary.id}) deployment completed"
+    return next((e.created_at for e in svc.events if marker in e.message), None)
+
+
+def crash_suspects(states: dict[str, ServiceState]) -> list[str]:
+    """Services whose completed deployment shows failures or missing tasks: worth reading stopped tasks for."""
+    out = []
+    for name, svc in states.items():
+        p = svc.primary if svc.status == "ACTIVE" else None
+        if p is not None and p.rollout_state == "COMPLETED" and (p.failed_tasks > 0 or svc.running < svc.desired):
+            out.append(name)
+    return out
+
+
+async def crash_loops(aws: Any, fleet: Fleet, states: dict[str, ServiceState]) -> dict[str, str]:
+    """Service -> message, for services whose current-revision tasks keep stopping after the rollout
+    completed, with the diagnose engine's category and summary in the message."""
+    from controller.aws import ecs
+    from controller.rollout import explain_stopped
+
+    suspects = crash_suspects(states)
+    if not suspects:
+        return {}
+    out: dict[str, str] = {}
+    for name in suspects:
+        svc = states[name]
+        since = completed_at(svc)
+        arns = await ecs.list_task_arns(aws, fleet.spec.target.cluster, name, desired_status="STOPPED")
+        tasks = await ecs.describe_tasks(aws, fleet.spec.target.cluster, arns[:100]) if arns else []
+        current = family_revision(svc.task_definition)
+        failed = [t for t in tasks if family_revision(t.task_definition) == current and t.stopped_at is not None
+                  and (since is None or t.stopped_at >= since)
+                  and (t.stop_code in FAILED_STOP_CODES or "health checks" in (t.stopped_reason or ""))]
+        if len(failed) >= 2 or (failed and svc.running < svc.desired):
+            found = await explain_stopped(aws, fleet, name, 3600)
+            cause = f": {found[0]['category']}: {found[0]['summary']}" if found else ""
+            out[name] = f"{len(failed)} task(s) of {current} stopped after the rollout completed{cause}"
+    return out

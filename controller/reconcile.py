@@ -94,12 +94,18 @@ def _digest(image: str) -> str | None:
 
 
 async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | None = None,
-                       only: Collection[str] | None = None) -> tuple[Reconciliation, list[ServiceStatus]]:
+                       only: Collection[str] | None = None,
+                       gate: Any = None) -> tuple[Reconciliation, list[ServiceStatus]]:
+    """`gate` (an opened controller.gate.NatsGate): one NATS round for the Serving condition."""
+    from controller.gate import crash_loops, targets_for
     from controller.suspend import observe_suspension
 
     cache = cache or TaskDefinitionCache()
     rec = await reconcile_plan(aws, fleet, cache=cache, only=only)
     suspension = await observe_suspension(aws, fleet.spec.target.cluster, fleet.metadata.name, rec.observed.services)
+    verdicts = (await gate.round(list(targets_for(rec.fleet, list(only) if only else None).values()))
+                if gate is not None else {})
+    loops = await crash_loops(aws, rec.fleet, rec.observed.services)
     out = []
     for r in rec.rendered:
         svc = rec.observed.services.get(r.name)
@@ -121,7 +127,7 @@ async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | N
             task_definition=family_revision(svc.task_definition) if svc else "-",
             manifest_image=manifest_image,
             running_image=running_image,
-            conditions=conditions(svc),
+            conditions=conditions(svc, verdicts.get(r.name), loops.get(r.name)),
             suspended=suspension.of(r.name),
         ))
     return rec, out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from controller.apply import (
     Reporter,
@@ -51,7 +52,11 @@ async def previous_revision(aws: Aws, cluster: str, service: str) -> tuple[str, 
 
 async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = None, wait: bool = True,
                    timeout: float = 600, poll_interval: float = 2.0,
-                   reporter: Reporter | None = None) -> RollbackResult:
+                   reporter: Reporter | None = None, gate: Any = None, min_ready: float = 0.0,
+                   fleet: Any = None) -> RollbackResult:
+    """Put `service` on `to` (default: its previous completed revision) and wait for the rollout
+    gate: ECS, container health, minReadySeconds and, with `gate`, NATS showing that revision's
+    image digest on every declared subject."""
     current, previous = await previous_revision(aws, cluster, service)
     target = family_revision(to) if to else previous
     if target == current:
@@ -61,11 +66,23 @@ async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = Non
         return RollbackResult(service, current, target, True, "rollback submitted; not waiting", [])
     import asyncio
 
-    watcher = RolloutWatcher(aws, cluster, reporter or SilentReporter(), poll_interval)
+    definition = await ecs.describe_task_definition(aws, target)
+    container = (definition.get("containerDefinitions") or [{}])[0]
+    gate_target = None
+    if fleet is not None and gate is not None:
+        from controller.gate import GateTarget
+        from controller.probe import expected_version
+
+        spec = next((s for s in fleet.spec.services if s.name == service), None)
+        if spec is not None:
+            gate_target = GateTarget(service, spec.desired_count, expected_version(container.get("image", "")),
+                                     tuple(sub.subject for sub in spec.subjects))
+    watcher = RolloutWatcher(aws, cluster, reporter or SilentReporter(), poll_interval, gate=gate, min_ready=min_ready)
     stop = asyncio.Event()
     runner = asyncio.create_task(watcher.run(stop))
     try:
-        ok, message = await watcher.watch(service, target, timeout, datetime.now(timezone.utc)).done
+        ok, message = await watcher.watch(service, target, timeout, datetime.now(timezone.utc), gate_target=gate_target,
+                                          health_checked=bool(container.get("healthCheck"))).done
     finally:
         stop.set()
         watcher.wake()

@@ -12,7 +12,11 @@ from cli.options import (
     AdoptOpt,
     Format,
     FormatOpt,
+    GateCredsOpt,
+    GatePasswordOpt,
+    GateUserOpt,
     ManifestArg,
+    NatsGateOpt,
     ManifestOpt,
     ServiceArg,
     ServicesOpt,
@@ -20,6 +24,7 @@ from cli.options import (
     TextOrJsonOpt,
     TfOutputsOpt,
     duration_option,
+    gate_auth,
 )
 
 PruneOpt = Annotated[bool, typer.Option("--prune", help="also plan deleting owned services the manifest no longer lists")]
@@ -87,8 +92,14 @@ def apply(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="stop at the first failed service")] = False,
     output_format: TextOrJsonOpt = TextOrJson.text,
     adopt: AdoptOpt = None,
+    nats_gate: NatsGateOpt = None,
+    creds: GateCredsOpt = None,
+    user: GateUserOpt = None,
+    password: GatePasswordOpt = None,
 ) -> None:
-    """Drive ECS to the manifest and wait for the rollouts. Exit 0 all Ready, 1 a service failed, 2 error.
+    """Drive ECS to the manifest and wait until every rollout serves: ECS done, new tasks healthy and
+    stable for minReadySeconds, NATS showing the new version on every subject; a failed one is
+    rolled back and explained. Exit 0 all Ready, 1 a service failed, 2 error.
 
     With -s, only the named services are planned and applied (never pruned: --prune needs the whole
     fleet); their dependencies outside the selection are not waited for."""
@@ -102,7 +113,10 @@ def apply(
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
 
     async def body(loaded: Any, aws: Any) -> Any:
+        from controller.gate import NatsGate, open_gate, skip_warning
+
         fleet = loaded.fleet
+        rollout = fleet.spec.rollout
         selected = check_services(loaded, service)
         rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False, only=selected,
                                    adopt=frozenset(adopt or ()))
@@ -111,16 +125,28 @@ def apply(
         deps = dependencies(fleet)
         if selected is not None:
             deps = {name: [d for d in deps[name] if d in selected] for name in selected}
-        options = ApplyOptions(wait=wait, timeout=timeout, overall_timeout=overall_timeout, fail_fast=fail_fast,
-                               concurrency=fleet.spec.max_concurrency, poll_interval=_poll_interval(fleet))
-        with views.ConsoleReporter(next_steps=invocation) as reporter:
-            result = await apply_plan(rec.plan, aws, fleet_name=fleet.metadata.name, dependencies=deps,
-                                      observed=rec.observed.services, options=options, reporter=reporter)
-        return rec, result
+        gate = NatsGate(rec.fleet, "off")
+        gate.state = "unused"
+        if wait and not rec.plan.is_empty:
+            gate = await open_gate(rec.fleet, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
+            if (warning := skip_warning(gate)) is not None:
+                output.note(warning)
+        options = ApplyOptions(wait=wait, timeout=min(timeout, rollout.progress_deadline_seconds),
+                               overall_timeout=overall_timeout, fail_fast=fail_fast,
+                               concurrency=fleet.spec.max_concurrency, poll_interval=_poll_interval(fleet),
+                               min_ready=rollout.min_ready_seconds, gate=gate, fleet=rec.fleet)
+        try:
+            with views.ConsoleReporter(next_steps=invocation) as reporter:
+                result = await apply_plan(rec.plan, aws, fleet_name=fleet.metadata.name, dependencies=deps,
+                                          observed=rec.observed.services, options=options, reporter=reporter)
+        finally:
+            await gate.close()
+        return rec, result, gate
 
-    rec, result = run_fleet(invocation.manifest, tf_outputs, body, start_sandbox=True)
+    rec, result, gate = run_fleet(invocation.manifest, tf_outputs, body, start_sandbox=True)
     if output_format is TextOrJson.json:
-        output.emit_json({"ok": result.ok, "plan": rec.plan.as_dict(),
+        output.emit_json({"ok": result.ok, "plan": rec.plan.as_dict(), "natsGate": gate.summary(),
+                          "polls": result.polls, "natsRounds": result.nats_rounds,
                           "services": [o.as_dict() for o in result.outcomes.values()]})
     else:
         views.apply_summary(result)
@@ -135,9 +161,14 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="keep a live view until Ctrl-C, then print the table")] = False,
     interval: Annotated[float, duration_option("--interval", help="refresh interval with --watch")] = "2s",  # type: ignore[assignment]
     output_format: FormatOpt = Format.text,
+    nats_gate: NatsGateOpt = None,
+    creds: GateCredsOpt = None,
+    user: GateUserOpt = None,
+    password: GatePasswordOpt = None,
 ) -> None:
-    """Per service: desired/running/pending, rollout, running vs manifest digest, Ready/Progressing/Degraded.
+    """Per service: desired/running/pending, rollout, running vs manifest digest, Ready/Progressing/Degraded/Serving.
 
+    Serving comes from one NATS round for the fleet ($SRV discovery, a responder on every subject).
     Exit 0 when every service is Ready, 1 otherwise."""
     import asyncio
 
@@ -145,10 +176,24 @@ def status(
     from controller.observe import TaskDefinitionCache
     from controller.reconcile import fleet_status
 
+    gates: list[Any] = []
+
     async def body(loaded: Any, aws: Any) -> Any:
+        from controller.gate import open_gate, skip_warning
+
         selected = check_services(loaded, service)
         cache = TaskDefinitionCache()
-        _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache)
+        gate = await open_gate(loaded.fleet, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
+        gates.append(gate)
+        if (warning := skip_warning(gate)) is not None:
+            output.note(warning)
+        try:
+            return await _status_rows(aws, loaded, selected, cache, gate)
+        finally:
+            await gate.close()
+
+    async def _status_rows(aws: Any, loaded: Any, selected: Any, cache: Any, gate: Any) -> Any:
+        _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache, gate=gate)
         if not watch:
             return rows
         stop = _stop_on_signals()
@@ -160,12 +205,13 @@ def status(
                     break
                 except asyncio.TimeoutError:
                     pass
-                _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache)
+                _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache, gate=gate)
         return rows
 
     rows = run_fleet(manifest, tf_outputs, body)
     if not output.is_text(output_format):
-        output.emit(output_format, {"services": [r.as_dict() for r in rows]})
+        output.emit(output_format, {"natsGate": gates[0].summary() if gates else "unused",
+                                    "services": [r.as_dict() for r in rows]})
     else:
         views.status_table(rows)
     all_ready = all(r.condition("Ready").status for r in rows)
@@ -224,8 +270,13 @@ def rollback(
     suspend: Annotated[bool, typer.Option("--suspend/--no-suspend",
                                           help="suspend the controller's reconcile of SERVICE first, so it does not "
                                                "roll forward again (`fleetctl controller resume SERVICE` undoes)")] = True,
+    nats_gate: NatsGateOpt = None,
+    creds: GateCredsOpt = None,
+    user: GateUserOpt = None,
+    password: GatePasswordOpt = None,
 ) -> None:
-    """Put SERVICE back on its previous completed task definition. Exit 0 Ready, 1 failed, 2 error."""
+    """Put SERVICE back on its previous completed task definition and wait for the rollout gate.
+    Exit 0 Ready, 1 failed, 2 error."""
     from cli import views
     from controller.rollback import rollback as do_rollback
 
@@ -241,9 +292,24 @@ def rollback(
             output.note(f"suspended {service}: the controller leaves it alone until "
                         f"`{invocation.command('controller resume', service, manifest_flag=True)}` "
                         "(--no-suspend: do not suspend)")
-        with views.ConsoleReporter(next_steps=invocation) as reporter:
-            return await do_rollback(aws, loaded.fleet.spec.target.cluster, service, to=to, wait=wait,
-                                     timeout=timeout, reporter=reporter, poll_interval=_poll_interval(loaded.fleet))
+        from controller.gate import NatsGate, open_gate, skip_warning
+        from controller.observe import resolve_image_tags
+
+        fleet = loaded.fleet
+        gate = NatsGate(fleet, "off")
+        if wait:
+            resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
+            gate = await open_gate(resolved, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
+            if (warning := skip_warning(gate)) is not None:
+                output.note(warning)
+        try:
+            with views.ConsoleReporter(next_steps=invocation) as reporter:
+                return await do_rollback(aws, fleet.spec.target.cluster, service, to=to, wait=wait,
+                                         timeout=min(timeout, fleet.spec.rollout.progress_deadline_seconds),
+                                         reporter=reporter, poll_interval=_poll_interval(fleet), gate=gate,
+                                         fleet=fleet, min_ready=fleet.spec.rollout.min_ready_seconds)
+        finally:
+            await gate.close()
 
     result = run_fleet(invocation.manifest, tf_outputs, body)
     typer.echo(f"{service}: {result.from_revision} -> {result.to_revision}: {'ok' if result.ok else 'FAILED'} {result.message}")

@@ -1,0 +1,292 @@
+"""Watching rollouts until they serve: one poller for every service being waited on.
+
+Each poll costs ⌈N/10⌉ DescribeServices for the services still waited on, one ListTasks per
+service whose deployment ECS already calls COMPLETED plus one DescribeTasks per 100 of their
+tasks (their health and the stability window), and one batched NATS round for all of them
+(`controller.gate`). `apply`, `rollback` and the operator all wait through `RolloutWatcher`.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from controller.aws import ecs
+from controller.aws.client import Aws
+from controller.conditions import is_ready
+from controller.errors import CloudError
+from controller.gate import EcsVerdict, GateTarget, NatsGate, ServingVerdict, Stability, ecs_verdict
+from controller.state import ServiceState, TaskState, family_revision
+
+
+@dataclass
+class RolloutRow:
+    service: str
+    desired: int
+    running: int
+    pending: int
+    failed: int
+    rollout: str
+    phase: str
+
+
+class Reporter(Protocol):
+    def action(self, service: str, summary: str) -> None: ...
+    def event(self, service: str, when: datetime | None, message: str) -> None: ...
+    def progress(self, rows: list[RolloutRow]) -> None: ...
+    def finished(self, outcome: Any) -> None: ...
+
+
+class SilentReporter:
+    def action(self, service: str, summary: str) -> None: ...
+    def event(self, service: str, when: datetime | None, message: str) -> None: ...
+    def progress(self, rows: list[RolloutRow]) -> None: ...
+    def finished(self, outcome: Any) -> None: ...
+
+
+@dataclass
+class RolloutResult:
+    ok: bool
+    message: str
+    cause: str = ""                 # ecs_failed | rolled_back | task_stopped | deadline | not_found | ""
+    stopped: list[str] = field(default_factory=list)     # new-revision task ARNs that stopped in the window
+    serving: ServingVerdict | None = None                # the last NATS verdict
+
+    def __iter__(self):  # (ok, message), as callers unpack it
+        return iter((self.ok, self.message))
+
+
+class Rollout:
+    def __init__(self, service: str, target: str | None, timeout: float, since: datetime, *,
+                 gate_target: GateTarget | None, health_checked: bool, min_ready: float):
+        self.service = service
+        self.target = target
+        self.deadline = time.monotonic() + timeout
+        self.started = time.monotonic()
+        self.since = since
+        self.seen_target = False
+        self.gate_target = gate_target
+        self.health_checked = health_checked
+        self.stability = Stability(min_ready)
+        self.ecs: EcsVerdict | None = None
+        self.serving: ServingVerdict | None = None
+        self.tasks: list[TaskState] | None = None
+        self.done: asyncio.Future[RolloutResult] = asyncio.get_running_loop().create_future()
+        self.seen_events: set[str] = set()
+
+    def settle(self, ok: bool, message: str, cause: str = "", stopped: list[str] | None = None) -> None:
+        if not self.done.done():
+            self.done.set_result(RolloutResult(ok, message, cause, stopped or [], self.serving))
+
+
+class RolloutWatcher:
+    """One poller for every service being waited on, gated on health, stability and NATS."""
+
+    def __init__(self, aws: Aws, cluster: str, reporter: Reporter, poll_interval: float, *,
+                 gate: NatsGate | None = None, min_ready: float = 0.0):
+        self.aws = aws
+        self.cluster = cluster
+        self.reporter = reporter
+        self.poll_interval = poll_interval
+        self.gate = gate
+        self.min_ready = min_ready
+        self.rollouts: dict[str, Rollout] = {}
+        self.last: dict[str, ServiceState] = {}
+        self.polls = 0
+        self._wake = asyncio.Event()
+
+    def watch(self, service: str, target: str | None, timeout: float, since: datetime, *,
+              gate_target: GateTarget | None = None, health_checked: bool = False,
+              min_ready: float | None = None) -> Rollout:
+        r = Rollout(service, target, timeout, since, gate_target=gate_target, health_checked=health_checked,
+                    min_ready=self.min_ready if min_ready is None else min_ready)
+        self.rollouts[service] = r
+        self.wake()
+        return r
+
+    def wake(self) -> None:
+        """Poll now instead of at the next interval (a new rollout, or stopping)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            pending = [r for r in self.rollouts.values() if not r.done.done()]
+            if pending:
+                await self.poll(pending)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._next_poll_in())
+            except asyncio.TimeoutError:
+                pass
+
+    def _next_poll_in(self) -> float:
+        """The poll interval, or sooner when a stability window ends before it."""
+        now, wait = time.monotonic(), self.poll_interval
+        for r in self.rollouts.values():
+            if not r.done.done() and r.stability.since is not None:
+                wait = min(wait, max(r.stability.since + r.stability.min_ready - now, 0.0) + 0.01)
+        return wait
+
+    async def poll(self, pending: list[Rollout]) -> None:
+        self.polls += 1
+        try:
+            states = await ecs.describe_services(self.aws, self.cluster, [r.service for r in pending])
+        except CloudError as exc:
+            for r in pending:
+                if time.monotonic() > r.deadline:
+                    r.settle(False, f"timed out; last error: {exc}", "deadline")
+            return
+        self.last.update(states)
+        settled_by_ecs = [r for r in pending if self._ecs_step(r, states.get(r.service))]
+        live = [r for r in pending if r not in settled_by_ecs and not r.done.done()]
+        try:
+            await self._read_tasks([r for r in live if (r.ecs is not None and r.ecs.completed)
+                                    or r.stability.since is not None])
+        except CloudError as exc:
+            for r in live:
+                r.ecs = EcsVerdict(False, message=f"cannot read tasks: {exc}")
+        if self.gate is not None and self.gate.active:
+            gated = [r for r in live if r.gate_target is not None]
+            verdicts = await self.gate.round([r.gate_target for r in gated])  # type: ignore[misc]
+            for r in gated:
+                r.serving = verdicts.get(r.service)
+        for r in live:
+            self._decide(r, states[r.service])
+        self.reporter.progress(self.rows())
+
+    def _ecs_step(self, r: Rollout, svc: ServiceState | None) -> bool:
+        """Stream events; settle failures ECS itself reports. True when `r` is settled (or waits for a service)."""
+        if svc is not None:
+            for e in reversed(svc.events):
+                if e.id not in r.seen_events:
+                    r.seen_events.add(e.id)
+                    if e.created_at is None or e.created_at >= r.since:
+                        self.reporter.event(r.service, e.created_at, e.message)
+        if svc is None or svc.status != "ACTIVE":
+            if time.monotonic() > r.deadline:
+                r.settle(False, "service not found", "not_found")
+            return True
+        if r.target:
+            mine = [d for d in svc.deployments if family_revision(d.task_definition) == r.target]
+            failed = next((d for d in mine if d.rollout_state == "FAILED"), None)
+            if failed is not None:
+                back = svc.primary
+                where = (f"; ECS rolled back to {family_revision(back.task_definition)}"
+                         if back and family_revision(back.task_definition) != r.target else "")
+                r.settle(False, f"deployment failed: {failed.rollout_reason or 'circuit breaker tripped'}{where}",
+                         "ecs_failed")
+                return True
+            if mine:
+                r.seen_target = True
+            primary = svc.primary
+            if r.seen_target and not mine and primary and family_revision(primary.task_definition) != r.target:
+                r.settle(False, f"rolled back to {family_revision(primary.task_definition)}", "rolled_back")
+                return True
+        r.ecs = ecs_verdict(svc, r.target, r.tasks, r.health_checked)
+        return False
+
+    async def _read_tasks(self, rollouts: list[Rollout]) -> None:
+        """Live tasks of each rollout's revision: ListTasks per service, DescribeTasks in batches of 100."""
+        if not rollouts:
+            return
+        arns = await asyncio.gather(*(ecs.list_task_arns(self.aws, self.cluster, r.service) for r in rollouts))
+        every = [a for chunk in arns for a in chunk]
+        tasks = await ecs.describe_tasks(self.aws, self.cluster, every) if every else []
+        for r in rollouts:
+            svc = self.last.get(r.service)
+            revision = r.target or (family_revision(svc.task_definition) if svc else None)
+            r.tasks = [t for t in tasks if t.service == r.service
+                       and (revision is None or family_revision(t.task_definition) == revision)]
+            if svc is not None:
+                r.ecs = ecs_verdict(svc, r.target, r.tasks, r.health_checked)
+
+    def _decide(self, r: Rollout, svc: ServiceState) -> None:
+        assert r.ecs is not None
+        now = time.monotonic()
+        held, gone = r.stability.observe(r.ecs.done, r.tasks or [], now)
+        if gone:
+            r.settle(False, f"{len(gone)} task(s) of {r.target or 'the revision'} stopped within "
+                            f"minReadySeconds ({r.stability.min_ready:g}s) after the deployment completed",
+                     "task_stopped", gone)
+            return
+        serving_ok = r.serving is None or r.serving.status is not False
+        if r.ecs.done and held and serving_ok:
+            note = f"; NATS: {r.serving.message}" if r.serving is not None and r.serving.status else ""
+            r.settle(True, f"{r.ecs.message}" + (f" on {r.target}" if r.target else "") + note)
+        elif now > r.deadline:
+            parts = [f"progress deadline ({now - r.started:.0f}s) passed"]
+            if not r.ecs.done:
+                parts.append(f"ECS: {r.ecs.message}")
+            elif not held:
+                parts.append("minReadySeconds not yet held")
+            if r.serving is not None and r.serving.status is False:
+                parts.append(f"NATS {r.serving.reason}: {r.serving.message}")
+            r.settle(False, "; ".join(parts), "deadline")
+
+    def rows(self) -> list[RolloutRow]:
+        rows = []
+        for name, r in self.rollouts.items():
+            s = self.last.get(name)
+            if not r.done.done():
+                phase = "waiting"
+                if r.ecs is not None and r.ecs.done:
+                    phase = "holding" if r.serving is None or r.serving.status is not False else "nats"
+            else:
+                phase = "ready" if r.done.result().ok else "failed"
+            if s is None:
+                rows.append(RolloutRow(name, 0, 0, 0, 0, "-", phase))
+                continue
+            p = s.primary
+            rows.append(RolloutRow(name, s.desired, s.running, s.pending, p.failed_tasks if p else 0,
+                                   (p.rollout_state or "-") if p else "-", phase))
+        return rows
+
+
+__all__ = ["Reporter", "RolloutResult", "RolloutRow", "RolloutWatcher", "SilentReporter", "is_ready"]
+
+
+# -- the failure path: roll back, wait, explain (apply and the operator) --------------------------
+
+def previous_completed(before: ServiceState | None, target: str | None) -> str | None:
+    """The revision to go back to: what the service ran, completed, before this rollout."""
+    if before is None or before.status != "ACTIVE" or not is_ready(before):
+        return None
+    previous = family_revision(before.task_definition)
+    return previous if previous != target else None
+
+
+async def roll_back(aws: Aws, cluster: str, service: str, result: RolloutResult, target: str | None,
+                    before: ServiceState | None, watcher: RolloutWatcher, timeout: float,
+                    health_checked: bool) -> tuple[str | None, str]:
+    """After a failed rollout: wait for ECS's own rollback, or roll back to the previous completed
+    revision ourselves. Returns (revision rolled back to, what happened)."""
+    if result.cause in ("ecs_failed", "rolled_back"):
+        svc = watcher.last.get(service)
+        back = family_revision(svc.primary.task_definition) if svc is not None and svc.primary else None
+        if back is None or back == target:
+            return None, "no completed revision to roll back to"
+    else:
+        back = previous_completed(before, target)
+        if back is None:
+            return None, "no previous completed revision to roll back to"
+        await ecs.update_service(aws, {"cluster": cluster, "service": service, "taskDefinition": back})
+    from datetime import timezone
+
+    waited = await watcher.watch(service, back, timeout, datetime.now(timezone.utc), health_checked=health_checked,
+                                 min_ready=0.0).done
+    return back, (f"rolled back to {back}" if waited.ok else f"rollback to {back} did not complete: {waited.message}")
+
+
+async def explain_stopped(aws: Aws, fleet: Any, service: str, since: float) -> list[dict[str, Any]]:
+    """The diagnose engine's verdict on a service's recently stopped tasks: category, summary, fix."""
+    from controller.diagnose.online import diagnose
+
+    diagnosis = await diagnose(aws, fleet, service=service, since=since, network=False)
+    out = []
+    for f in diagnosis.findings:
+        if f.category in ("user_or_deploy_stopped", "spot_or_scale_in"):
+            continue  # tasks we or the scheduler stopped on purpose explain nothing
+        out.append({"category": f.category, "summary": f.summary, "fix": f.hint, "tasks": len(f.tasks)})
+    return out
