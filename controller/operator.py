@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.apply import execute_service_plan
+from controller.rollout import RolloutWatcher, SilentReporter, explain_stopped, roll_back
 from controller.aws.client import Aws
 from controller.conditions import Condition, ConditionTracker, conditions, is_ready
 from controller.errors import FleetError
@@ -100,6 +101,11 @@ class Operator:
         self.conditions = ConditionTracker()
         self.health_url: str | None = None
         self.suspension = Suspension()
+        self.gate: Any = None
+        self.serving: dict[str, Any] = {}
+        self._reasons: dict[tuple[str, str], str] = {}
+        self._watcher: Any = None
+        self._stop = asyncio.Event()
 
     # -- manifest -----------------------------------------------------------------------
     async def refresh_spec(self) -> bool:
@@ -150,6 +156,11 @@ class Operator:
         try:
             async with Aws.for_target(self.loaded.fleet.spec.target) as aws:
                 aws.observers.append(self.metrics.aws_call)
+                self._stop = stop
+                await self._open_gate()
+                self._watcher = RolloutWatcher(aws, self.loaded.fleet.spec.target.cluster, SilentReporter(),
+                                               min(self.progress_interval, 2.0), gate=self.gate)
+                watching = asyncio.create_task(self._watcher.run(stop), name="rollout-watcher")
                 if ready is not None:
                     ready.set()
                 while not stop.is_set():
@@ -168,7 +179,11 @@ class Operator:
                 if self._in_flight:
                     log.info("stopping: waiting for %d in-flight reconcile(s)", len(self._in_flight))
                     await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+                self._watcher.wake()
+                await asyncio.gather(watching, return_exceptions=True)
         finally:
+            if self.gate is not None:
+                await self.gate.close()
             await self._spec.aclose()
             if health is not None:
                 await health.cleanup()
@@ -194,12 +209,18 @@ class Operator:
         self.stats.last_pass_ok = True
         self.stats.last_pass_at = now
         progressing = False
+        verdicts, loops = await self._serving(aws, rec)
         for r in rec.rendered:
             before = self.conditions.snapshot(r.name)
-            current = self.conditions.update(r.name, conditions(rec.observed.services.get(r.name)))
+            current = self.conditions.update(r.name, conditions(rec.observed.services.get(r.name),
+                                                                verdicts.get(r.name), loops.get(r.name)))
             for c in current:
-                if c.type in before and before[c.type] != c.status:
+                # a flip; for Serving and Degraded also a new reason (TasksFailing -> CrashLoop, NoResponders -> VersionSkew)
+                reason_changed = c.type in ("Serving", "Degraded") and self._reasons.get((r.name, c.type)) not in (
+                    None, c.reason)
+                if c.type in before and (before[c.type] != c.status or reason_changed):
                     log.info("%s: %s=%s (%s: %s)", r.name, c.type, c.status, c.reason, c.message)
+                self._reasons[(r.name, c.type)] = c.reason
             self.metrics.set_conditions(r.name, ((c.type, c.status) for c in current))
         self.metrics.services.set(len(rec.rendered))
         self.metrics.forget_services({r.name for r in rec.rendered})
@@ -236,7 +257,8 @@ class Operator:
             backoff.spec = spec
             self._describe_drift(sp)
             self._in_flight[sp.service] = asyncio.create_task(
-                self._reconcile_service(aws, rec.plan.cluster, fleet.metadata.name, sp), name=f"reconcile:{sp.service}")
+                self._reconcile_service(aws, rec.plan.cluster, fleet.metadata.name, sp, rec),
+                name=f"reconcile:{sp.service}")
             progressing = True
         return self.progress_interval if progressing or self._in_flight else self.interval
 
@@ -263,10 +285,44 @@ class Operator:
             else:
                 log.info("%s: %s", sp.service, a.summary())
 
-    async def _reconcile_service(self, aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan) -> None:
+    async def _open_gate(self) -> None:
+        """The NATS gate, from spec.rollout.natsGate: auto skips with one warning, required keeps retrying."""
+        from controller.gate import GateUnavailable, NatsGate, skip_warning
+
+        assert self.loaded is not None
+        if self.gate is None:
+            self.gate = NatsGate(self.loaded.fleet, self.loaded.fleet.spec.rollout.nats_gate)
         try:
-            await execute_service_plan(aws, cluster, fleet_name, sp, tag=True)
+            await self.gate.open()
+        except GateUnavailable as exc:
+            log.error("%s", exc)
+        if (warning := skip_warning(self.gate)) is not None:
+            log.warning("%s", warning)
+
+    async def _serving(self, aws: Aws, rec: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """One NATS round for the whole fleet (the Serving condition) and the services crash-looping."""
+        from controller.gate import crash_loops, targets_for
+
+        verdicts: dict[str, Any] = {}
+        if self.gate is not None:
+            if self.gate.state == "unreachable":
+                await self._open_gate()
+            verdicts = await self.gate.round(list(targets_for(rec.fleet).values()))
+        try:
+            loops = await crash_loops(aws, rec.fleet, rec.observed.services)
+        except FleetError as exc:
+            log.warning("cannot read stopped tasks: %s", exc)
+            loops = {}
+        self.serving = verdicts
+        return verdicts, loops
+
+    async def _reconcile_service(self, aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan,
+                                 rec: Any = None) -> None:
+        try:
+            # tags record the revision given to the service at once, so a retry after a rollback reuses it
+            target, _ = await execute_service_plan(aws, cluster, fleet_name, sp, tag=True)
             self.stats.applied += 1
+            await self._gate_rollout(aws, cluster, sp, target, rec)
         except FleetError as exc:
             self.stats.errors += 1
             self.metrics.rollouts.labels(sp.service, "error").inc()
@@ -280,6 +336,60 @@ class Operator:
         finally:
             self._in_flight.pop(sp.service, None)
             self._wake.set()
+
+    async def _gate_rollout(self, aws: Aws, cluster: str, sp: ServicePlan, target: str | None, rec: Any) -> bool:
+        """Wait for a rollout this operator started to pass the gate; on failure roll back, explain, back off."""
+        from datetime import datetime, timezone
+
+        from controller.gate import targets_for
+        from controller.manifest.effective import effective
+
+        if rec is None or self._watcher is None or not (sp.rolls_out and target):
+            return True
+        spec = next((s for s in rec.fleet.spec.services if s.name == sp.service), None)
+        if spec is None:
+            return True
+        eff = effective(rec.fleet, spec)
+        health_checked = eff.health_check is not None
+        deadline = rec.fleet.spec.rollout.progress_deadline_seconds
+        rollout = self._watcher.watch(sp.service, target, deadline, datetime.now(timezone.utc),
+                                      gate_target=targets_for(rec.fleet, [sp.service]).get(sp.service),
+                                      health_checked=health_checked,
+                                      min_ready=rec.fleet.spec.rollout.min_ready_seconds)
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({rollout.done, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not rollout.done.done():
+            return False  # stopping: the next operator picks the rollout up
+        result = rollout.done.result()
+        if result.ok:
+            log.info("%s: rollout of %s serving: %s", sp.service, target, result.message)
+            self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base)).reset()  # the spec holds
+            return True
+        self.metrics.rollouts.labels(sp.service, "failed").inc()
+        note = ""
+        if eff.deployment.circuit_breaker.enable and eff.deployment.circuit_breaker.rollback:
+            _back, note = await roll_back(aws, cluster, sp.service, result, target,
+                                          rec.observed.services.get(sp.service), self._watcher, deadline,
+                                          health_checked)
+        if self._stop.is_set():
+            return False
+        backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
+        delay = backoff.fail(time.monotonic())
+        backoff.waited = True
+        log.error("%s: rollout of %s failed the gate: %s%s; retrying in %.0fs", sp.service, target, result.message,
+                  f"; {note}" if note else "", delay)
+        if result.serving is not None and result.serving.status is False:
+            log.error("%s:   NATS %s: %s", sp.service, result.serving.reason, result.serving.message)
+        try:
+            for d in await explain_stopped(aws, rec.fleet, sp.service, deadline + 60):
+                log.error("%s:   %s (%d tasks): %s; fix: %s", sp.service, d["category"], d["tasks"], d["summary"],
+                          d["fix"])
+        except FleetError as exc:
+            log.warning("%s: cannot diagnose stopped tasks: %s", sp.service, exc)
+        return False
 
     # -- health -------------------------------------------------------------------------
     async def _start_health(self) -> Any:

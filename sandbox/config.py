@@ -40,9 +40,12 @@ class SandboxConfig:
     default_stop_timeout: float = 30.0  # container stopTimeout when the task def has none
     shutdown_stop_timeout: float = 5.0  # SIGKILL delay when the daemon itself stops
     workdir: str = str(REPO_ROOT)  # containers' working directory
-    # Container health checks run at most this many seconds apart (ECS's minimum interval is 5 s;
-    # the sandbox checks faster so rollouts gated on health stay quick). 0: the task definition's.
-    health_check_interval_max: float = 1.0
+    # Container health checks: until a container first passes, the sandbox checks it every
+    # `health_check_start_interval` seconds (like Docker's --health-start-interval; ECS waits the
+    # full interval), so rollouts gated on health stay quick; afterwards at the task definition's
+    # interval, capped at `health_check_interval_max` (0: no cap).
+    health_check_start_interval: float = 0.5
+    health_check_interval_max: float = 5.0
 
     def to_args(self) -> list[str]:
         """Command-line flags that reproduce this config in ``python -m sandbox daemon``."""

@@ -45,7 +45,7 @@ class HealthProbe:
                 self.probe.wait()
             self._record(now, code == 0)
             self.probe = None
-            self.next_at = now + self.check.interval
+            self.next_at = now + self._interval()
         if now >= self.next_at:
             try:
                 self.probe = subprocess.Popen(
@@ -60,7 +60,11 @@ class HealthProbe:
                 self.probe_deadline = now + self.check.timeout
             except OSError:
                 self._record(now, False)
-                self.next_at = now + self.check.interval
+                self.next_at = now + self._interval()
+
+    def _interval(self) -> float:
+        start = self.check.start_interval
+        return start if start > 0 and not self.passed_once else self.check.interval
 
     def _record(self, now: float, ok: bool) -> None:
         """ECS: failures within startPeriod do not count until a check has passed once; then

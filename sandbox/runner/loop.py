@@ -54,7 +54,7 @@ class TaskRunner:
     ) -> None:
         self.config = config
         self.settings = RunnerSettings(config.workdir, config.startup_grace, config.default_stop_timeout,
-                                       config.health_check_interval_max)
+                                       config.health_check_interval_max, config.health_check_start_interval)
         self.shipper = LogShipper()
         self.scheduler = Scheduler(config.backoff_base, config.backoff_max)
         self.pool = LoopbackPool()

@@ -37,6 +37,7 @@ class HealthCheck:
     timeout: float
     retries: int
     start_period: float
+    start_interval: float = 0.0  # until the first pass (0: the interval)
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,9 @@ def log_target(cd: dict[str, Any], task_id: str) -> LogTarget | None:
     return LogTarget(group, stream)
 
 
-def health_check(cd: dict[str, Any], interval_max: float = 0.0) -> HealthCheck | None:
+def health_check(cd: dict[str, Any], interval_max: float = 0.0, start_interval: float = 0.0) -> HealthCheck | None:
     """The container's healthCheck with ECS's defaults (interval 30, timeout 5, retries 3, startPeriod 0);
-    `interval_max` > 0 caps the interval (the sandbox checks faster than ECS's 5 s minimum)."""
+    `interval_max` > 0 caps the interval; `start_interval` > 0 is the interval until the first pass."""
     raw = cd.get("healthCheck")
     if not raw or not raw.get("command"):
         return None
@@ -181,12 +182,14 @@ def health_check(cd: dict[str, Any], interval_max: float = 0.0) -> HealthCheck |
         timeout=float(raw.get("timeout", 5)),
         retries=int(raw.get("retries", 3)),
         start_period=float(raw.get("startPeriod", 0)),
+        start_interval=start_interval,
     )
 
 
 def prepare(
     task_definition: Any, task_id: str, task_ip: str | None, default_stop_timeout: float,
     health_interval_max: float = 0.0,
+    health_start_interval: float = 0.0,
 ) -> list[ContainerSpec]:
     """Check and resolve every container of a task in ECS's order: secrets, image, logger."""
     specs = []
@@ -224,7 +227,7 @@ def prepare(
                 stop_timeout=float(cd.get("stopTimeout") or default_stop_timeout),
                 image_digest=digest,
                 log=log,
-                health=health_check(cd, health_interval_max),
+                health=health_check(cd, health_interval_max, health_start_interval),
                 secret_names=secret_names,
             )
         )

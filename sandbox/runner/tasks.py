@@ -45,6 +45,7 @@ class RunnerSettings:
     startup_grace: float
     default_stop_timeout: float
     health_interval_max: float = 0.0
+    health_start_interval: float = 0.0
 
 
 class TaskRuntime:
@@ -79,7 +80,7 @@ class TaskRuntime:
         task.pull_started_at = utcnow()
         try:
             specs = prepare(task_definition, self.task_id, ip, self.settings.default_stop_timeout,
-                            self.settings.health_interval_max)
+                            self.settings.health_interval_max, self.settings.health_start_interval)
         except TaskStartError as exc:
             self._fail_to_start(task, exc)
             return

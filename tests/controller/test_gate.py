@@ -8,7 +8,11 @@ from tests.controller.conftest import push_image
 
 SLEEP = ["python", "-c", "import time; time.sleep(1e9)"]
 # the real service, pointed at a dead NATS port: the SDK gives up after its connect attempts (≥ 2 s)
-DEAD_NATS = ["sh", "-c", "NATS_URL=nats://127.0.0.1:9 NATS_CONNECT_ATTEMPTS=2 exec python -m services.settings"]
+def dead_nats(service: str) -> list[str]:
+    return ["sh", "-c", f"NATS_URL=nats://127.0.0.1:9 NATS_CONNECT_ATTEMPTS=2 exec python -m services.{service}"]
+
+
+DEAD_NATS = dead_nats("settings")
 
 
 def _fast(fleet, **rollout):

@@ -60,7 +60,7 @@ def test_start_period_failures_do_not_count_until_a_check_passed(sandbox, ecs, r
     arn = run_task(register(unique("startperiod"), "import time; time.sleep(3600)", healthCheck=health))
     wait_for(lambda: describe_task(sandbox, ecs, arn).get("healthStatus") == "HEALTHY")
     marker.unlink()
-    task = wait_for(lambda: (t := describe_task(sandbox, ecs, arn))["healthStatus"] == "UNHEALTHY" and t, timeout=15)
+    task = wait_for(lambda: (t := describe_task(sandbox, ecs, arn))["healthStatus"] == "UNHEALTHY" and t, timeout=30)
     # a standalone task (RunTask, no service) keeps running whatever its health
     assert task["lastStatus"] == "RUNNING"
     ecs.stop_task(cluster=sandbox.cluster, task=arn)

@@ -1,0 +1,51 @@
+"""The operator gates its own rollouts like apply: NATS round each pass, rollback and back-off, flips logged."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from controller.operator import Operator
+from tests.controller.test_gate import SLEEP, dead_nats
+from tests.controller.test_operator import _until
+
+
+async def test_operator_rolls_back_a_rollout_nats_rejects_and_reports_serving_and_crash_loop(
+        make_fleet, sandbox_handle, caplog):
+    caplog.set_level(logging.INFO, logger="fleetctl.controller")
+    fleet = make_fleet(["settings", "time_manager"],
+                       time_manager={"command": dead_nats("time_manager"), "healthCheck": False, "subjects": []})
+    fleet.doc["spec"]["rollout"] = {"minReadySeconds": 4, "progressDeadlineSeconds": 60}
+    fleet.write()
+    ecs = sandbox_handle.client("ecs")
+
+    def td(name):
+        found = ecs.describe_services(cluster=fleet.cluster, services=[name])["services"]
+        return found[0]["taskDefinition"] if found and found[0]["deployments"][0]["rolloutState"] == "COMPLETED" \
+            and found[0]["runningCount"] == 1 else None
+
+    op = Operator(fleet.manifest, tf_outputs=fleet.outputs, interval=1.0, progress_interval=0.3, health_port=None,
+                  backoff_base=30.0)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(op.run(stop, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        good = await _until(lambda: td("settings"), 40)
+        await _until(lambda: op.conditions.snapshot("settings").get("Serving") is True, 20)
+        # tasks of time_manager run ~2 s then exit: the gate fails, there is nothing to roll back to
+        await _until(lambda: "time_manager: rollout" in caplog.text and "failed the gate" in caplog.text, 40)
+        await _until(lambda: "Degraded=True (CrashLoop" in caplog.text, 40)
+
+        fleet.service("settings").update(command=SLEEP, healthCheck=False)
+        fleet.doc["spec"]["rollout"]["progressDeadlineSeconds"] = 10
+        fleet.write()
+        await _until(lambda: "settings: rollout" in caplog.text and "NoResponders" in caplog.text, 60)
+        await _until(lambda: td("settings") == good and "settings: rollout" in caplog.text
+                     and "rolled back to" in caplog.text, 40)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    text = caplog.text
+    assert "nats_unreachable" in text  # the diagnosis of time_manager's stopped tasks, in the log
+    assert "settings: Serving=False (NoResponders" in text  # the flip, seen by the per-pass NATS round
+    assert op.gate.rounds >= 3
+    assert op._backoff["settings"].failures >= 1  # backing off before retrying the spec that did not hold
