@@ -97,6 +97,8 @@ class ServiceOutcome:
 @dataclass
 class ApplyResult:
     outcomes: dict[str, ServiceOutcome]
+    polls: int = 0          # rollout polls (each: DescribeServices batches, task reads, one NATS round)
+    nats_rounds: int = 0    # batched NATS rounds the gate made
 
     @property
     def ok(self) -> bool:
@@ -399,4 +401,4 @@ async def apply(
         stop_watch.set()
         watcher.wake()
         await asyncio.gather(watch_task, return_exceptions=True)
-    return ApplyResult(outcomes)
+    return ApplyResult(outcomes, watcher.polls, options.gate.rounds if options.gate is not None else 0)

@@ -1,6 +1,8 @@
 """The rollout gate end to end: sandbox (moto + task runner) and the real nats-server behind it."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from tests.conftest import run_cli
@@ -10,6 +12,8 @@ SLEEP = ["python", "-c", "import time; time.sleep(1e9)"]
 # the real service, pointed at a dead NATS port: the SDK gives up after its connect attempts (≥ 2 s)
 def dead_nats(service: str) -> list[str]:
     return ["sh", "-c", f"NATS_URL=nats://127.0.0.1:9 NATS_CONNECT_ATTEMPTS=2 exec python -m services.{service}"]
+
+pytestmark = pytest.mark.timeout(300)  # sandbox rollouts on a shared 2-core machine
 
 
 DEAD_NATS = dead_nats("settings")

@@ -41,6 +41,7 @@ async def test_operator_creates_heals_drift_and_follows_manifest_edits(make_flee
         await _until(lambda: all(
             s["runningCount"] == 1 for s in ecs.describe_services(cluster=fleet.cluster, services=["settings", "time_manager"])["services"]
         ) and len(ecs.describe_services(cluster=fleet.cluster, services=["settings", "time_manager"])["services"]) == 2, 40)
+        await _until(lambda: not op._in_flight, 30)  # both rollouts passed the gate (health, minReadySeconds, NATS)
 
         def get(path: str) -> tuple[int, dict]:
             with urllib.request.urlopen(f"{op.health_url}{path}", timeout=5) as r:

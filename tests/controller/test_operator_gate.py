@@ -4,9 +4,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from controller.operator import Operator
 from tests.controller.test_gate import SLEEP, dead_nats
 from tests.controller.test_operator import _until
+
+pytestmark = pytest.mark.timeout(300)  # sandbox rollouts on a shared 2-core machine
 
 
 async def test_operator_rolls_back_a_rollout_nats_rejects_and_reports_serving_and_crash_loop(

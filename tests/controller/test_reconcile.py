@@ -7,6 +7,7 @@ import shlex
 import socket
 import threading
 
+import pytest
 import yaml
 
 from controller.apply import ApplyOptions, SilentReporter, apply
@@ -45,6 +46,7 @@ async def _apply(fleet_files, reporter=None, **opts):
 LOCAL_SERVICES = [s["name"] for s in yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())["spec"]["services"]]
 
 
+@pytest.mark.timeout(300)
 async def test_apply_local_fleet_from_empty_then_plan_is_empty_and_reapply_writes_nothing(make_fleet, sandbox_handle):
     assert len(LOCAL_SERVICES) == 23
     fleet = make_fleet(LOCAL_SERVICES)
@@ -65,6 +67,14 @@ async def test_apply_local_fleet_from_empty_then_plan_is_empty_and_reapply_write
     plan = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
     assert plan.code == 0, plan.stdout + plan.stderr
     assert "in sync: 23 services" in plan.stdout
+
+    # Ready means serving: NATS shows every service at its digest with a responder on every subject
+    status = run_cli("status", str(fleet.manifest), "--tf-outputs", str(fleet.outputs), "-o", "json")
+    assert status.code == 0, status.stdout + status.stderr
+    body = json.loads(status.stdout)
+    assert body["natsGate"] == "checked"
+    serving = {s["service"]: next(c for c in s["conditions"] if c["type"] == "Serving") for s in body["services"]}
+    assert len(serving) == 23 and all(c["status"] == "True" for c in serving.values()), serving
 
 
 async def test_new_dependencies_gate_dependents_but_rolling_updates_share_a_wave(make_fleet):
