@@ -120,6 +120,8 @@ class RolloutWatcher:
                 await asyncio.wait_for(self._wake.wait(), self._next_poll_in())
             except asyncio.TimeoutError:
                 pass
+        for r in self.rollouts.values():  # nobody waits forever on a watcher that stopped
+            r.settle(False, "stopped before the rollout finished", "stopped")
 
     def _next_poll_in(self) -> float:
         """The poll interval, or sooner when a stability window ends before it."""
@@ -276,7 +278,8 @@ async def roll_back(aws: Aws, cluster: str, service: str, result: RolloutResult,
 
     waited = await watcher.watch(service, back, timeout, datetime.now(timezone.utc), health_checked=health_checked,
                                  min_ready=0.0).done
-    return back, (f"rolled back to {back}" if waited.ok else f"rollback to {back} did not complete: {waited.message}")
+    done = "ECS's rollback completed" if result.cause in ("ecs_failed", "rolled_back") else f"rolled back to {back}"
+    return back, (done if waited.ok else f"rollback to {back} did not complete: {waited.message}")
 
 
 async def explain_stopped(aws: Aws, fleet: Any, service: str, since: float) -> list[dict[str, Any]]:

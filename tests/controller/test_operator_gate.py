@@ -18,7 +18,7 @@ async def test_operator_rolls_back_a_rollout_nats_rejects_and_reports_serving_an
     caplog.set_level(logging.INFO, logger="fleetctl.controller")
     fleet = make_fleet(["settings", "time_manager"],
                        time_manager={"command": dead_nats("time_manager"), "healthCheck": False, "subjects": []})
-    fleet.doc["spec"]["rollout"] = {"minReadySeconds": 4, "progressDeadlineSeconds": 60}
+    fleet.doc["spec"]["rollout"] = {"minReadySeconds": 10, "progressDeadlineSeconds": 60}
     fleet.write()
     ecs = sandbox_handle.client("ecs")
 
