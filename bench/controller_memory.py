@@ -50,8 +50,8 @@ def measure(bench: Bench, fleet: BenchFleet, passes: int, timeout: float = 300) 
             if proc.poll() is not None:
                 raise RuntimeError(f"controller exited {proc.returncode}: {stderr_path.read_text()[-2000:]}")
             if url is None:
-                m = re.search(r"health endpoints on (\S+)/healthz", stderr_path.read_text())
-                url = m.group(1) if m else None
+                m = re.search(r"health endpoints .*? on (?:http://)?([\w.]+:\d+)", stderr_path.read_text())
+                url = f"http://{m.group(1)}" if m else None
             else:
                 try:
                     with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:

@@ -190,6 +190,62 @@ def run(bench: Bench, fleets: dict[str, BenchFleet], *, repeat: int) -> dict:
     return out
 
 
+# -- the same bump with containers that cost almost nothing to start ----------------------------
+CHEAP_COMMAND = ["sleep", "86400"]   # a process the sandbox starts in milliseconds, that stays up
+
+
+def make_cheap(fleet: BenchFleet) -> BenchFleet:
+    """The fleet with every container a `sleep`: no Python to start, no health check to pass,
+    no NATS responder to wait for (natsGate off). What is left is fleetctl's own part (plan,
+    writes, polling, dependency waves, minReadySeconds, tag writes) and the sandbox's
+    scheduling."""
+    for svc in fleet.doc["spec"]["services"]:
+        svc["command"] = list(CHEAP_COMMAND)
+        svc["healthCheck"] = False
+    fleet.doc["spec"]["defaults"]["healthCheck"] = False
+    fleet.doc["spec"]["rollout"] = {"natsGate": "off"}
+    fleet.write()
+    return fleet
+
+
+def setup_cheap(bench: Bench, *, services: list[str] | None) -> dict[str, BenchFleet]:
+    fleets = {"fleetctl": make_cheap(bench.new_fleet("cheap", services=services))}
+    alone = next(s["name"] for s in fleets["fleetctl"].doc["spec"]["services"] if not s.get("dependsOn"))
+    fleets["fleetctl-one"] = make_cheap(bench.new_fleet("cheapone", services=[alone]))
+    for label, f in fleets.items():
+        log(f"cheap image bump set-up: applying {len(f.names)} services for {label}")
+        bench.apply(f)
+    return fleets
+
+
+def run_cheap(bench: Bench, fleets: dict[str, BenchFleet], *, repeat: int) -> dict:
+    out = run(bench, fleets, repeat=repeat)
+    spec = fleets["fleetctl"].doc["spec"]
+    deps = {s["name"]: s.get("dependsOn", []) for s in spec["services"]}
+    out["variant"] = "containers: " + " ".join(CHEAP_COMMAND) + ", no health check, natsGate off"
+    out["where_time_goes"] = {
+        "min_ready_seconds": 5,          # RolloutSpec default: every new task must stay up this long
+        "poll_interval_s": 2.0,          # ApplyOptions default: rollouts are observed every 2 s
+        "dependency_depth": _depth(deps),
+        "tag_writes": out["tools"]["fleetctl"]["calls_by_operation"].get("ecs.TagResource", 0),
+    }
+    out["targets"] = {"fleet_vs_one_service<=1.2": out["fleet_vs_one_service"] is not None
+                      and out["fleet_vs_one_service"] <= 1.2}
+    return out
+
+
+def _depth(deps: dict[str, list[str]]) -> int:
+    memo: dict[str, int] = {}
+
+    def d(name: str) -> int:
+        if name not in memo:
+            memo[name] = 0
+            memo[name] = 1 + max((d(x) for x in deps.get(name, []) if x in deps), default=0)
+        return memo[name]
+
+    return max((d(n) for n in deps), default=0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)

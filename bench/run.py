@@ -75,6 +75,53 @@ def external(name: str, quick: bool) -> dict:
             "summary": _flat(parsed) if parsed is not None else _numeric_lines(proc.stdout)}
 
 
+def scale(quick: bool) -> dict:
+    """bench/scale.py: validate/render/plan at 100–5,000 services, the throttled plan, operator
+    memory at 5,000 and diagnose of 10,000 stopped tasks (its JSON as is)."""
+    log("scale: running scale.py")
+    seconds, proc = run_timed([sys.executable, str(REPO / "bench" / "scale.py"), "--json", *(["--quick"] if quick else [])],
+                              timeout=3600)
+    if proc.returncode != 0:
+        return {"ok": False, "note": f"exited {proc.returncode}", "stderr": proc.stderr[-3000:]}
+    return {"ok": True, "seconds": round(seconds, 1), **_last_json(proc.stdout)}
+
+
+def _scale_rows(sc: dict, row: Any, lines: list[str]) -> None:
+    if not sc.get("ok"):
+        lines.append(f"| scale benchmarks | failed: {sc.get('note')} | – | – | – | – | – |")
+        return
+    t = sc["targets"]
+    sizes = sc["validate_render"]
+    big = sizes[-1]["services"]
+    for r in sizes:
+        n = r["services"]
+        v, rd = r["validate"], r["render"]
+        row(f"`fleetctl validate`, {n} services", f"{_s(v['wall_s'])}, CPU {v['cpu_s']['median']:g} s", "–", "–", "–",
+            "≤ 1 s" if n == big else "–", _yes(t.get(f"validate {n} services <= 1 s")) if n == big else "–")
+        row(f"`fleetctl render -o json`, {n} services", f"{_s(rd['wall_s'])}, CPU {rd['cpu_s']['median']:g} s", "–", "–",
+            "–", "–", "–")
+    for r in sc["plan"]["sizes"]:
+        n = r["services"]
+        row(f"no-op `fleetctl plan`, {n} services (ECS-sized pages)", f"{_s(r['wall_s'])}; {r['calls']} calls", "–", "–",
+            "–", f"{r['target_calls']} calls (⌈N/10⌉ + ⌈N/100⌉)", _yes(r["target_met"]))
+    th = sc["plan"]["throttled"]
+    p, u = th["paced"], th["unpaced"]
+    row(f"no-op plan, {th['services']} services, behind a proxy throttling at AWS's rates",
+        f"{p['throttling_errors']} throttling errors; {p['wall_s']:g} s = {_x(p['wall_vs_floor'])} the rate floor "
+        f"({th['floor_s']:g} s) (unpaced: {u['throttling_errors']} errors, {u['wall_s']:g} s)", "–", "–", "–",
+        "0 errors; ≤ 1.2× floor",
+        _yes(t["throttling_errors==0"] and t["wall_vs_floor<=1.2"]))
+    for m in sc["controller_memory"]:
+        n = m["services"]
+        passes = ", ".join(f"{x['VmRSS']:g}" for x in m["passes"])
+        row(f"`controller run` memory, {n} services", f"RSS after passes 1–{len(m['passes'])}: {passes} MiB; peak "
+            f"{m['hwm_mib']:g} MiB", "–", "–", "–", "≤ 150 MiB" if n == sc["controller_memory"][-1]["services"] else "–",
+            _yes(m["hwm_mib"] <= 150) if n == sc["controller_memory"][-1]["services"] else "–")
+    d = sc["diagnose"]
+    row(f"`fleetctl diagnose -s NAME`, {d['stopped_tasks']} stopped tasks", f"{_s(d['wall_s'])}; {d['calls']} calls "
+        f"({', '.join(f'{k}={v}' for k, v in d['by_operation'].items())})", "–", "–", "–", "–", "–")
+
+
 def _numeric_lines(text: str) -> str:
     """The headline lines of a text report (medians, calls, totals), for one table cell."""
     keep = [" ".join(line.split()) for line in text.splitlines()
@@ -154,11 +201,14 @@ def main() -> int:
             fleets = image_bump.setup(bench, local, services=None, ecs_deploy_k=1 if quick else 6,
                                       aws_cli_k=1 if quick else 3, competitors=competitors)
             results["image_bump"] = image_bump.run(bench, fleets, repeat=args.repeat or (1 if quick else 3))
+            cheap = image_bump.setup_cheap(bench, services=QUICK_SERVICES if quick else None)
+            results["image_bump_cheap"] = image_bump.run_cheap(bench, cheap, repeat=args.repeat or (1 if quick else 3))
             log(f"controller memory over {big_n} services")
             results["controller_memory"] = controller_memory.measure(bench, big, passes=2 if quick else 3)
         finally:
             bench.stop()
 
+    results["scale"] = scale(quick)
     results["diagnose"] = external("diagnose", quick)
     results["probe"] = external("probe", quick)
     results["elapsed_s"] = round(time.time() - started, 1)
@@ -234,6 +284,15 @@ def render_markdown(r: dict) -> str:
     row(f"image bump, {n} services: AWS calls", str(t["fleetctl"]["calls"]), ed and f"{ed['calls']}*",
         aw and f"{aw['calls']}*", " / ".join(_x(e["calls_ratio"]) for e in (ed, aw) if e) or "–", "≤ 70",
         _yes(b["targets"]["calls<=70"]))
+    cb = r.get("image_bump_cheap")
+    if cb:
+        one = cb["tools"].get("fleetctl-one")
+        w = cb["where_time_goes"]
+        row(f"image bump, {cb['services']} near-free containers (`sleep`): whole fleet ÷ one service",
+            f"{_x(cb['fleet_vs_one_service'])} (fleet {_s(cb['tools']['fleetctl']['seconds'])}, one service "
+            f"{_s(one['seconds']) if one else '–'}; minReadySeconds {w['min_ready_seconds']} s, polls every "
+            f"{w['poll_interval_s']:g} s, dependency depth {w['dependency_depth']}, {w['tag_writes']} tag writes)",
+            "–", "–", "–", "≤ 1.2×", _yes(cb["targets"]["fleet_vs_one_service<=1.2"]))
     for name in ("diagnose", "probe"):
         e = r[name]
         label = {"diagnose": "diagnose 100 stopped tasks", "probe": "probe the whole fleet"}[name]
@@ -252,6 +311,8 @@ def render_markdown(r: dict) -> str:
     row(f"`controller run` memory, {mem['services']} services (after {mem['passes']} passes)",
         f"RSS {mem['rss_mib']} MiB, peak {mem['hwm_mib']} MiB", "–", "–", "–", f"≤ {mem['target_mib']} MiB",
         _yes(mem["target_met"]))
+    if "scale" in r:
+        _scale_rows(r["scale"], row, lines)
     lines += ["", "Times are medians with (min–max) over the repetitions; calls are counted on the server side "
               "(a counting proxy in front of the sandbox's endpoint), the same way for every tool."]
     notes = []

@@ -84,3 +84,23 @@ def test_table_has_every_benchmark_and_says_competitors_were_skipped(quick_run: 
         assert label in md, label
     bump_row = next(line for line in md.splitlines() if line.startswith("| image bump, 3 services: wall time"))
     assert bump_row.split("|")[3].strip() == "skipped"
+
+
+@pytest.mark.timeout(320)
+def test_scale_benchmarks_run_at_a_tiny_size(quick_run: tuple[dict, str]) -> None:
+    results, md = quick_run
+    sc = results["scale"]
+    assert sc["ok"], sc.get("stderr")
+    assert [r["services"] for r in sc["validate_render"]] == [20, 120]
+    for r in sc["plan"]["sizes"]:   # lists paged like ECS, one DescribeServices per 10 services
+        assert r["calls"] == r["target_calls"] == -(-r["services"] // 10) + -(-r["services"] // 100)
+    th = sc["plan"]["throttled"]
+    assert th["paced"]["throttling_errors"] == 0 and number(th["paced"]["wall_s"])
+    mem = sc["controller_memory"][0]
+    assert mem["services"] == 20 and len(mem["passes"]) == 4 and mem["exit_code"] == 0
+    d = sc["diagnose"]
+    assert d["stopped_tasks"] == 250 and d["by_operation"]["ecs.DescribeTasks"] == 3
+    for label in ("`fleetctl validate`, 120 services", "no-op `fleetctl plan`, 120 services",
+                  "behind a proxy throttling at AWS's rates", "`controller run` memory, 20 services",
+                  "250 stopped tasks"):
+        assert label in md, label
