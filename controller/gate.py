@@ -9,7 +9,9 @@ A rollout of a service to a new revision succeeds when
    image digest, and every declared subject has a responder.
 
 The NATS part is one batched round per poll for the whole fleet (`NatsGate.round`): one
-`$SRV.INFO` broadcast and one request per declared subject, over one connection opened once.
+`$SRV.INFO` broadcast and one responder check for every declared subject
+(`controller.probe.check_responders`: the servers' own subscription lists, no request to a
+service subject), over one connection opened once.
 `progressDeadlineSeconds` bounds the whole. `natsGate: auto` skips the NATS part with one
 warning when NATS cannot be reached from here, `required` fails, `off` never connects.
 """
@@ -134,7 +136,7 @@ class NatsGate:
         from controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
 
         try:
-            self._client = await connect(list(self.fleet.spec.nats.urls), self.auth or ProbeAuth(),
+            self._client = await connect(list(self.fleet.spec.nats.urls), ProbeAuth.for_fleet(self.fleet, self.auth),
                                          self.tls or ProbeTls.for_fleet(self.fleet), self.connect_timeout)
         except ProbeConnectError as exc:
             self.error = f"{exc.classification.category}: {exc.detail}"

@@ -1,11 +1,13 @@
 """Probe the fleet over NATS: server, services ($SRV.INFO), a responder on every declared subject.
 
 After one connection and one PING for the round-trip time, everything else runs at once:
-one `$SRV.INFO` broadcast (every instance of every micro service answers), one request per
-declared subject, and the JetStream account info. Subject requests carry a payload that no
-SDK service can decode (`Content-Type: application/json` with invalid UTF-8), so a live
-responder answers 400 without running its handler; "no responders" is the NATS server's own
-immediate 503.
+one `$SRV.INFO` broadcast (every instance of every micro service answers), one
+`$SYS.REQ.ACCOUNT.PING.CONNZ` request (every NATS server lists the connections of the probe's
+own account with their subscriptions) and the JetStream account info. A declared subject has
+a responder when some subscription in the account matches it: the same interest the server
+uses to answer "no responders". No message is sent to a service subject, so the probe user
+(`fleetctl` in the fleet's NATS permissions, controller/natsperms.py) needs no right to invoke
+a business handler: its publish to `payment.refund` is denied.
 
 A failed connection is classified with the diagnose rules, so it reads like a stopped task's
 cause (nats_unreachable, nats_auth, nats_dns, nats_tls).
@@ -24,9 +26,9 @@ from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet
 from controller.concurrency import gather
 
-PROBE_PAYLOAD = b"\xff"
-PROBE_HEADERS = {"Content-Type": "application/json"}
 WILDCARD_TOKEN = "fleetctl-probe"
+RESPONDERS_SUBJECT = "$SYS.REQ.ACCOUNT.PING.CONNZ"
+PROBE_USER = "fleetctl"
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,37 @@ class ProbeAuth:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
 
+    @property
+    def empty(self) -> bool:
+        return self.creds_file is None and self.user is None
+
+    @property
+    def inbox_prefix(self) -> str:
+        """`_INBOX.<user>`: the fleet's permissions let the probe user read only its own replies."""
+        return f"_INBOX.{self.user or PROBE_USER}"
+
+    @classmethod
+    def for_fleet(cls, fleet: Fleet, auth: "ProbeAuth | None" = None) -> "ProbeAuth":
+        """`auth` when it names credentials; for a sandbox target without any, the sandbox's
+        fleetctl user (from the target's credentials file)."""
+        if auth is not None and not auth.empty:
+            return auth
+        target = fleet.spec.target
+        if target.kind == "sandbox":
+            from sandbox.auth import Credentials, CredentialsError
+            from sandbox.config import default_state_dir
+
+            path = Path(target.credentials_file or default_state_dir() / "credentials.json")
+            try:
+                credentials = Credentials.load(path)
+            except CredentialsError:
+                return auth or cls()
+            if credentials.nats_user:
+                return cls(user=credentials.nats_user, password=credentials.nats_password)
+        return auth or cls()
+
     def options(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {"inbox_prefix": self.inbox_prefix}
         if self.creds_file is not None:
             out["user_credentials"] = str(self.creds_file)
         if self.user is not None:
@@ -242,18 +273,79 @@ def expected_version(image: str) -> str | None:
     return digest
 
 
-async def _check_subject(client: Any, service: str, subject: str, timeout: float) -> SubjectCheck:
-    from nats import errors
+class RespondersUnknown(Exception):
+    """No NATS server answered the subscription query (no permission, or no system account)."""
 
-    probed = concrete(subject)
+
+async def account_subscriptions(client: Any, timeout: float) -> list[str]:
+    """Every subscription subject of the client's own NATS account, on every server.
+
+    One `$SYS.REQ.ACCOUNT.PING.CONNZ` request: each server of the cluster answers with the
+    account's connections there and their subscriptions (nats-server answers it for any account;
+    the fleet's permissions grant the publish to the fleetctl user only). Replies are collected
+    until every server known from the connect INFO answered, a short quiet spell, or `timeout`.
+    """
+    loop = asyncio.get_running_loop()
+    servers = max(1, len(set(client._server_info.get("connect_urls") or [])))
+    replies: list[dict[str, Any]] = []
+    arrived = asyncio.Event()
+
+    async def on_reply(msg: Any) -> None:
+        try:
+            replies.append(json.loads(msg.data))
+        except ValueError:
+            return
+        arrived.set()
+
+    inbox = client.new_inbox()
+    sub = await client.subscribe(inbox, cb=on_reply)
+    query = json.dumps({"subscriptions": True, "limit": 100000}).encode()
+    await client.publish(RESPONDERS_SUBJECT, query, reply=inbox)
+    deadline = loop.time() + timeout
     try:
-        reply = await client.request(probed, PROBE_PAYLOAD, timeout=timeout, headers=PROBE_HEADERS)
-    except errors.NoRespondersError:
-        return SubjectCheck(service, subject, probed, "missing", "no responders")
-    except errors.TimeoutError:
-        return SubjectCheck(service, subject, probed, "no_reply", f"no reply within {timeout:.1f}s")
-    code = (reply.headers or {}).get("Nats-Service-Error-Code", "")
-    return SubjectCheck(service, subject, probed, "ok", f"answered {code}".strip() if code else "answered")
+        while len(replies) < servers:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            arrived.clear()
+            try:
+                await asyncio.wait_for(arrived.wait(), remaining if not replies else min(remaining, 0.25))
+            except asyncio.TimeoutError:
+                break
+    finally:
+        await sub.unsubscribe()
+    answered = [r for r in replies if not r.get("error")]
+    if not answered:
+        error = next((r["error"] for r in replies if r.get("error")), None)
+        detail = (error or {}).get("description") if isinstance(error, dict) else None
+        raise RespondersUnknown(detail or f"no NATS server answered {RESPONDERS_SUBJECT} within {timeout:.1f}s")
+    return [s for r in answered for conn in (r.get("data") or {}).get("connections") or []
+            for s in conn.get("subscriptions_list") or []]
+
+
+async def check_responders(client: Any, subjects: list[tuple[str, str]], timeout: float) -> list[SubjectCheck]:
+    """The responder check used by `probe` and the serving gate, for (service, subject) pairs.
+
+    A subject is `ok` when at least one subscription in the account matches it (a wildcard
+    subject is made concrete first), `missing` when none does, and `no_reply` for every
+    subject when the servers could not be asked. Sends nothing to any service subject.
+    """
+    try:
+        subscribed = await account_subscriptions(client, timeout)
+    except RespondersUnknown as exc:
+        return [SubjectCheck(svc, subj, concrete(subj), "no_reply", str(exc)) for svc, subj in subjects]
+    checks = []
+    for service, subject in subjects:
+        probed = concrete(subject)
+        count = sum(1 for pattern in subscribed if subject_matches(pattern, probed))
+        checks.append(SubjectCheck(service, subject, probed, "ok", f"{count} subscription(s)") if count
+                      else SubjectCheck(service, subject, probed, "missing", "no responders"))
+    return checks
+
+
+async def _check_subject(client: Any, service: str, subject: str, timeout: float) -> SubjectCheck:
+    """One subject's responder check (see `check_responders`)."""
+    return (await check_responders(client, [(service, subject)], timeout))[0]
 
 
 async def _collect_info(client: Any, expected: int, rtt: float, deadline: float) -> list[dict[str, Any]]:
@@ -300,7 +392,7 @@ async def probe(fleet: Fleet, auth: ProbeAuth | None = None, tls: ProbeTls | Non
     report = ProbeReport(redact_url(urls[0]))
     started = time.perf_counter()
     try:
-        client = await connect(urls, auth or ProbeAuth(), tls or ProbeTls.for_fleet(fleet), timeout)
+        client = await connect(urls, ProbeAuth.for_fleet(fleet, auth), tls or ProbeTls.for_fleet(fleet), timeout)
     except ProbeConnectError as exc:
         report.error = exc
         return report
@@ -315,16 +407,15 @@ async def probe(fleet: Fleet, auth: ProbeAuth | None = None, tls: ProbeTls | Non
         loop = asyncio.get_running_loop()
         began = time.perf_counter()
         expected_instances = sum(s.desired_count for s in fleet.spec.services)
-        checks = [_check_subject(client, s.name, sub.subject, request_timeout)
-                  for s in fleet.spec.services for sub in s.subjects]
+        declared_subjects = [(s.name, sub.subject) for s in fleet.spec.services for sub in s.subjects]
         results = await gather(
             _collect_info(client, expected_instances, rtt, loop.time() + request_timeout),
             _jetstream(client, request_timeout),
-            *checks,
+            check_responders(client, declared_subjects, request_timeout),
         )
         report.elapsed_ms = (time.perf_counter() - began) * 1000
         infos, report.jetstream = results[0], results[1]
-        subject_checks: list[SubjectCheck] = list(results[2:])
+        subject_checks: list[SubjectCheck] = list(results[2])
     finally:
         await asyncio.wait({asyncio.ensure_future(client.close())}, timeout=2.0)
 
@@ -362,16 +453,16 @@ async def _jetstream(client: Any, timeout: float) -> dict[str, Any]:
 async def fleet_round(client: Any, services: list[tuple[str, int, tuple[str, ...]]], rtt: float,
                       request_timeout: float) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """One batched NATS round for many services at once (the rollout gate's poll): one `$SRV.INFO`
-    broadcast and one responder check per declared subject, all in parallel.
+    broadcast and one responder check for every declared subject (`check_responders`), in parallel.
 
     Returns the `$SRV.INFO` replies and, per service, its declared subjects without a responder."""
     loop = asyncio.get_running_loop()
     expected = sum(desired for _name, desired, _subjects in services)
-    checks = [_check_subject(client, name, subject, request_timeout)
-              for name, _desired, subjects in services for subject in subjects]
-    results = await gather(_collect_info(client, expected, rtt, loop.time() + request_timeout), *checks)
+    declared = [(name, subject) for name, _desired, subjects in services for subject in subjects]
+    infos, checks = await gather(_collect_info(client, expected, rtt, loop.time() + request_timeout),
+                                 check_responders(client, declared, request_timeout))
     missing: dict[str, list[str]] = {}
-    for check in results[1:]:
+    for check in checks:
         if check.status != "ok":
             missing.setdefault(check.service, []).append(check.subject)
-    return results[0], missing
+    return infos, missing

@@ -46,6 +46,7 @@ class SandboxConfig:
     # interval, capped at `health_check_interval_max` (0: no cap).
     health_check_start_interval: float = 0.5
     health_check_interval_max: float = 5.0
+    nats_manifest: str = str(REPO_ROOT / "manifests" / "local.yaml")  # NATS users and permissions come from it
 
     def to_args(self) -> list[str]:
         """Command-line flags that reproduce this config in ``python -m sandbox daemon``."""

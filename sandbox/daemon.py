@@ -37,7 +37,8 @@ def parse_args(argv: list[str]) -> tuple[Path, SandboxConfig]:
 
 def run(state_dir: Path, config: SandboxConfig) -> int:
     from sandbox import images, infra, moto_fixes
-    from sandbox.auth import Credentials
+    from controller import natsperms
+    from sandbox.auth import Credentials, nats_password
     from sandbox.backends import freeze_task_auto_advance
     from sandbox.natsd import NatsSupervisor
     from sandbox.runner.loop import TaskRunner
@@ -63,11 +64,17 @@ def run(state_dir: Path, config: SandboxConfig) -> int:
     }  # fmt: skip
     write_json(paths.state, state)
 
-    credentials = Credentials.generate()  # new keys for every daemon: moto's state is new too
+    # New keys and passwords for every daemon: moto's state is new too.
+    fleet = natsperms.load_manifest_doc(Path(config.nats_manifest))
+    nats_passwords = {user: nats_password() for user in natsperms.users_of(fleet)}
+    credentials = Credentials.generate(natsperms.PROBE_USER, nats_passwords[natsperms.PROBE_USER])
     credentials.save(paths.credentials)
     moto_fixes.apply()
     server = AwsServer(credentials, config.port)
-    nats = NatsSupervisor(config.nats_port or free_port(), paths.jetstream, paths.nats_log)
+    nats = NatsSupervisor(
+        config.nats_port or free_port(), paths.jetstream, paths.nats_log, paths.nats_config,
+        natsperms.render_accounts(fleet), nats_passwords,
+    )  # fmt: skip
 
     children_lock = threading.Lock()
 
@@ -84,7 +91,7 @@ def run(state_dir: Path, config: SandboxConfig) -> int:
         nats.start()
         record_children([])
         runner.start()
-        infra.ensure(endpoint_url, credentials, nats.port, paths)
+        infra.ensure(endpoint_url, credentials, nats.port, paths, nats_passwords)
         built = images.build(endpoint_url, credentials)
         state.update(
             ready=True, endpoint_url=endpoint_url, port=server.port, nats_url=nats.url,

@@ -67,8 +67,16 @@ def is_present(endpoint_url: str, credentials: Credentials, outputs_path: Path) 
     return any(c["status"] == "ACTIVE" for c in clusters)
 
 
-def create(endpoint_url: str, credentials: Credentials, nats_port: int, paths: StatePaths) -> dict[str, Any]:
-    """Create the network, cluster, logs, roles, NLB and secrets; write the outputs file."""
+def create(
+    endpoint_url: str, credentials: Credentials, nats_port: int, paths: StatePaths, nats_passwords: dict[str, str]
+) -> dict[str, Any]:
+    """Create the network, cluster, logs, roles, NLB and secrets; write the outputs file.
+
+    The NATS passwords are stored as production stores them: one JSON secret
+    ``{service: password}`` (manifest ``nats.credentials.format: password-per-service``) and
+    the fleetctl user's password in a secret of its own.
+    """
+    from controller.natsperms import PROBE_USER
 
     def client(service: str) -> Any:
         return aws.client(service, endpoint_url, credentials)
@@ -147,6 +155,16 @@ def create(endpoint_url: str, credentials: Credentials, nats_port: int, paths: S
         except sm.exceptions.ResourceExistsException:
             secret_arns[key] = sm.describe_secret(SecretId=name)["ARN"]
 
+    services_json = json.dumps({u: pw for u, pw in nats_passwords.items() if u != PROBE_USER}, sort_keys=True)
+    for key, name, value in (
+        ("nats", "gaming/nats/fleet-creds", services_json),
+        ("nats_fleetctl", "gaming/nats/fleetctl-password", nats_passwords[PROBE_USER]),
+    ):
+        try:
+            secret_arns[key] = sm.create_secret(Name=name, SecretString=value)["ARN"]
+        except sm.exceptions.ResourceExistsException:
+            secret_arns[key] = sm.put_secret_value(SecretId=name, SecretString=value)["ARN"]
+
     outputs = {
         "aws_endpoint_url": output(endpoint_url),
         "aws_region": output(REGION),
@@ -165,15 +183,19 @@ def create(endpoint_url: str, credentials: Credentials, nats_port: int, paths: S
         "task_role_arn": output(role_arns["task"]),
         "auth_signing_key_secret_arn": output(secret_arns["auth"]),
         "payment_ledger_key_secret_arn": output(secret_arns["payment"]),
+        "nats_credentials_secret_arn": output(secret_arns["nats"]),
+        "nats_fleetctl_password_secret_arn": output(secret_arns["nats_fleetctl"]),
         "sandbox_credentials_file": output(str(paths.credentials)),
     }
     write_json(paths.outputs, outputs)
     return outputs
 
 
-def ensure(endpoint_url: str, credentials: Credentials, nats_port: int, paths: StatePaths) -> bool:
+def ensure(
+    endpoint_url: str, credentials: Credentials, nats_port: int, paths: StatePaths, nats_passwords: dict[str, str]
+) -> bool:
     """Create the infrastructure unless it exists; True if it was created now."""
     if is_present(endpoint_url, credentials, paths.outputs):
         return False
-    create(endpoint_url, credentials, nats_port, paths)
+    create(endpoint_url, credentials, nats_port, paths, nats_passwords)
     return True

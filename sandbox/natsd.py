@@ -1,8 +1,15 @@
-"""A supervised ``nats-server`` with JetStream on 127.0.0.1, restarted if it dies."""
+"""A supervised ``nats-server`` with JetStream on 127.0.0.1, restarted if it dies.
+
+It runs the fleet's production permission model: the ``accounts`` block rendered by
+``controller.natsperms`` (the same text terraform's nats-server template carries), one user per
+service plus the ``fleetctl`` operations user, passwords passed as ``NATS_PASSWORD_<USER>``
+environment variables exactly as the production nodes' bootstrap does.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +20,7 @@ from pathlib import Path
 
 from sandbox.guard import guarded_loop
 from sandbox.procs import ProcRef, terminate
+from sandbox.state import open_private
 
 log = logging.getLogger("sandbox.nats")
 
@@ -39,11 +47,33 @@ def wait_for_port(port: int, timeout: float) -> bool:
     return False
 
 
+def server_config(port: int, store_dir: Path, accounts: str) -> str:
+    """A single loopback node around the fleet's accounts block (no TLS, cluster or monitoring)."""
+    return "\n".join([
+        "# The sandbox's nats-server: loopback only, the fleet's accounts block (controller/natsperms.py).",
+        'server_name: "fleetctl-sandbox"',
+        f'listen: "127.0.0.1:{port}"',
+        "jetstream {",
+        f'  store_dir: "{store_dir}"',
+        "}",
+        "",
+        accounts,
+        "",
+    ])  # fmt: skip
+
+
 class NatsSupervisor:
-    def __init__(self, port: int, store_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self, port: int, store_dir: Path, log_path: Path, config_path: Path, accounts: str, passwords: dict[str, str]
+    ) -> None:
+        from controller.natsperms import password_variable
+
         self.port = port
         self.store_dir = store_dir
         self.log_path = log_path
+        self.config_path = config_path
+        self.accounts = accounts
+        self._env = {password_variable(user): pw for user, pw in passwords.items()}
         self._proc: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -58,19 +88,14 @@ class NatsSupervisor:
         return ProcRef.of(proc.pid) if proc is not None and proc.poll() is None else None
 
     def _spawn(self) -> None:
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            nats_server_binary(),
-            "--addr", "127.0.0.1",
-            "--port", str(self.port),
-            "--jetstream",
-            "--store_dir", str(self.store_dir),
-            "--server_name", "fleetctl-sandbox",
-        ]  # fmt: skip
-        with open(self.log_path, "ab") as out:
+        self.store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open_private(self.config_path, "w") as fh:
+            fh.write(server_config(self.port, self.store_dir, self.accounts))
+        argv = [nats_server_binary(), "-c", str(self.config_path)]
+        with open_private(self.log_path, "ab") as out:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, env={**os.environ, **self._env},
             )  # fmt: skip
         if not wait_for_port(self.port, 10):
             raise RuntimeError(f"nats-server did not listen on 127.0.0.1:{self.port}; see {self.log_path}")

@@ -215,7 +215,7 @@ async def connect(settings: Settings, log: EventLogger, name: str) -> Connection
     """Connect within NATS_CONNECT_TIMEOUT seconds and NATS_CONNECT_ATTEMPTS attempts, or raise ConnectError."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.nats_connect_timeout
-    options = {"name": name, "tls": tls_context(settings), **_auth_options(settings)}
+    options = {"name": name, "tls": tls_context(settings), "inbox_prefix": settings.inbox_prefix, **_auth_options(settings)}
     if settings.nats_tls_server_name:
         options["tls_hostname"] = settings.nats_tls_server_name
     servers = settings.servers

@@ -24,6 +24,7 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _SCHEMES = ("nats", "tls", "ws", "wss")
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 _JWT_BLOCK = "NATS USER JWT"
 _SEED_BLOCK = "USER NKEY SEED"
 
@@ -105,6 +106,7 @@ class Settings(EnvSettings):
     nats_tls_cert_file: Path | None = None
     nats_tls_key_file: Path | None = None
     nats_tls_server_name: str | None = None
+    nats_inbox_prefix: str | None = None
     service_name: str | None = None
     service_version: str = "dev"
     log_level: str = "info"
@@ -126,6 +128,13 @@ class Settings(EnvSettings):
             except ValueError:
                 raise ValueError(f"entry {number} has an invalid port") from None
         return ",".join(urls)
+
+    @field_validator("nats_inbox_prefix")
+    @classmethod
+    def _check_inbox_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not all(_TOKEN.match(token) for token in value.split(".")):
+            raise ValueError("must be dot-separated subject tokens (letters, digits, _ and -), e.g. _INBOX.payment")
+        return value
 
     @field_validator("service_version")
     @classmethod
@@ -173,6 +182,19 @@ class Settings(EnvSettings):
     @property
     def servers(self) -> list[str]:
         return self.nats_url.split(",")
+
+    @property
+    def inbox_prefix(self) -> str:
+        """Where this service's replies arrive: NATS_INBOX_PREFIX, else `_INBOX.<SERVICE_NAME>`.
+
+        The fleet's NATS permissions let each service subscribe to its own prefix only, so no
+        service can read the replies sent to another (`_INBOX.>` would be all of them).
+        """
+        if self.nats_inbox_prefix:
+            return self.nats_inbox_prefix
+        if self.service_name and _TOKEN.match(self.service_name):
+            return f"_INBOX.{self.service_name}"
+        return "_INBOX"
 
     @property
     def uses_tls(self) -> bool:

@@ -170,7 +170,7 @@ async def probe_check(fleet: Any, url: str, auth: Any = None) -> NetCheck:
     from controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
 
     try:
-        client = await connect([url], auth or ProbeAuth(), ProbeTls.for_fleet(fleet), timeout=3.0)
+        client = await connect([url], ProbeAuth.for_fleet(fleet, auth), ProbeTls.for_fleet(fleet), timeout=3.0)
     except ProbeConnectError as exc:
         return NetCheck("probe", False, f"from here: {exc.classification.category}: {exc.detail}")
     try:

@@ -1,18 +1,30 @@
 """The NATS permissions the fleet needs, derived from the manifest and the services' use of NATS.
 
+The accounts block itself is rendered by controller/natsperms.py (for terraform's template and
+the sandbox); the expectations here are derived independently, from the manifest alone.
 Permissions of a service user split in two parts, checked separately:
 
 - service subjects: the manifest's `subjects` (subscribe: its own; publish: those of the
-  services it `dependsOn`; the gateway and the fleetctl user publish to all of them);
-- infrastructure subjects: replies (`_INBOX.>`), `nats.micro` discovery (`$SRV...`) and the
-  JetStream API and data subjects of exactly the KV buckets and streams the service owns
-  (declared in JETSTREAM below, which tests compare with the services' code).
+  services it `dependsOn`; the gateway publishes to all of them, the fleetctl user to none);
+- infrastructure subjects: its own replies (`_INBOX.<service>.>`), `nats.micro` discovery
+  (`$SRV...`) and the JetStream API and data subjects of exactly the KV buckets and streams
+  the service owns (JETSTREAM, which tests compare with the services' code).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from controller.natsperms import (  # noqa: F401  (re-exported for the tests)
+    GATEWAY,
+    JETSTREAM,
+    MICRO_VERBS,
+    PROBE_PUBLISH,
+    PROBE_USER,
+    RESPONDERS_SUBJECT,
+    JetStreamUse,
+    inbox_prefix,
+)
 from tests.terraform import tfconfig
 
 TEMPLATES = tfconfig.TF_DIR / "templates"
@@ -20,9 +32,7 @@ CONF_TEMPLATE = TEMPLATES / "nats-server.conf.tftpl"
 NODE_TEMPLATE = TEMPLATES / "nats-node.sh.tftpl"
 
 INBOX = "_INBOX.>"
-GATEWAY = "gateway"
-PROBE_USER = "fleetctl"
-"""The operations user of `fleetctl probe`: `$SRV` discovery and per-subject responder checks."""
+"""Every client's replies: no user may subscribe to it."""
 
 SAMPLE_VALUES = {
     "server_name": "nats-0",
@@ -37,33 +47,9 @@ SAMPLE_VALUES = {
     "max_file_store": "80G",
 }
 
-MICRO_VERBS = ("PING", "INFO", "STATS")
 
-
-@dataclass(frozen=True)
-class JetStreamUse:
-    """The KV buckets and streams one service owns (sdk/store.py, services/<name>/)."""
-
-    buckets: tuple[str, ...] = ()
-    lists_keys: bool = False
-    """Calls Bucket.keys(), which watches the bucket through an ordered push consumer."""
-    streams: dict[str, str] = field(default_factory=dict)
-    """Stream name -> the subject filter the service publishes on."""
-
-
-JETSTREAM: dict[str, JetStreamUse] = {
-    "ai_router": JetStreamUse(buckets=("ai_rules",)),
-    "body_broker": JetStreamUse(buckets=("allocations",), lists_keys=True),
-    "capability_registry": JetStreamUse(buckets=("capabilities",), lists_keys=True),
-    "event_bus": JetStreamUse(streams={"EVENTS": "events.>"}),
-    "knowledge_base": JetStreamUse(buckets=("knowledge",), lists_keys=True),
-    "model_mgmt": JetStreamUse(buckets=("models",), lists_keys=True),
-    "payment": JetStreamUse(buckets=("ledger",), lists_keys=True),
-    "settings": JetStreamUse(buckets=("settings",)),
-    "state_manager": JetStreamUse(buckets=("state",)),
-    "time_manager": JetStreamUse(buckets=("clock",)),
-    "world_state": JetStreamUse(buckets=("world",)),
-}
+def own_inbox(user: str) -> str:
+    return f"_INBOX.{user}.>"
 
 
 def micro_subjects(name: str) -> set[str]:
@@ -118,7 +104,8 @@ class Expected:
 
 
 def manifest_subjects(manifest: dict) -> dict[str, list[str]]:
-    return {s["name"]: list(s.get("subjects", [])) for s in manifest["spec"]["services"]}
+    return {s["name"]: [x["subject"] if isinstance(x, dict) else x for x in s.get("subjects", [])]
+            for s in manifest["spec"]["services"]}
 
 
 def expected_permissions(manifest: dict) -> dict[str, Expected]:
@@ -137,14 +124,14 @@ def expected_permissions(manifest: dict) -> dict[str, Expected]:
             publish_service=publish,
             publish_infra=frozenset(jetstream_publish(JETSTREAM.get(name, JetStreamUse()))),
             subscribe_service=frozenset(subjects[name]),
-            subscribe_infra=frozenset({INBOX} | micro_subjects(name)),
+            subscribe_infra=frozenset({own_inbox(name)} | micro_subjects(name)),
             allow_responses=True,
         )
     expected[PROBE_USER] = Expected(
-        publish_service=every_subject,
-        publish_infra=frozenset({"$SRV.>"}),
+        publish_service=frozenset(),  # checks responders through the servers, never by a request
+        publish_infra=frozenset({"$SRV.>", "$SYS.REQ.ACCOUNT.PING.CONNZ", "$JS.API.INFO"}),
         subscribe_service=frozenset(),
-        subscribe_infra=frozenset({INBOX}),
+        subscribe_infra=frozenset({own_inbox(PROBE_USER)}),
         allow_responses=False,
     )
     return expected

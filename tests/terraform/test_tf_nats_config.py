@@ -162,6 +162,9 @@ def test_replies_only_through_allow_responses(users, manifest):
         assert perms.get("allow_responses", False) is want.allow_responses, name
         # Nobody may publish into other clients' inboxes except as a reply.
         assert INBOX not in allow_list(perms, "publish"), name
+        # Replies are isolated: each user reads only its own inbox prefix, nobody `_INBOX.>`.
+        inboxes = [s for s in allow_list(perms, "subscribe") if s.startswith("_INBOX")]
+        assert inboxes == [f"_INBOX.{name}.>"], (name, inboxes)
 
 
 def test_no_user_may_touch_other_accounts_or_the_whole_jetstream_api(users):
@@ -169,7 +172,9 @@ def test_no_user_may_touch_other_accounts_or_the_whole_jetstream_api(users):
         for direction in ("publish", "subscribe"):
             for subject in allow_list(user["permissions"], direction):
                 assert subject not in (">", "$JS.>", "$JS.API.>", "$KV.>", "$SYS.>"), (name, subject)
-                assert not subject.startswith("$SYS"), (name, subject)
+                # The one system request: the probe user's subscription list of its own account.
+                allowed_sys = name == PROBE_USER and direction == "publish" and subject == "$SYS.REQ.ACCOUNT.PING.CONNZ"
+                assert allowed_sys or not subject.startswith("$SYS"), (name, subject)
                 if subject.startswith(("$JS.API.", "$KV.", "$JS.FC.")):
                     assert ">" not in subject.split(".")[:-1] and "*" not in subject.split(".")[:-1], (name, subject)
 
@@ -188,11 +193,12 @@ def test_micro_discovery_subjects_are_those_nats_py_subscribes(users, manifest):
             assert not any(natsperms.subject_matches(subject, p) for p in allowed), (name, subject)
 
 
-def test_probe_user_discovers_and_checks_responders(users, every_subject):
+def test_probe_user_discovers_and_checks_responders_but_invokes_nothing(users, every_subject):
     perms = users[PROBE_USER]["permissions"]
     publish = allow_list(perms, "publish")
-    assert set(publish) == every_subject | {"$SRV.>"}
-    assert allow_list(perms, "subscribe") == [INBOX]
+    assert set(publish) == {"$SRV.>", "$SYS.REQ.ACCOUNT.PING.CONNZ", "$JS.API.INFO"}
+    assert not any(natsperms.subject_matches(s, p) for s in every_subject for p in publish)
+    assert allow_list(perms, "subscribe") == ["_INBOX.fleetctl.>"]
     assert "allow_responses" not in perms
 
 
@@ -210,14 +216,28 @@ def test_expected_permissions_helper(manifest):
     assert expected["auth"].publish_service == set()
     assert expected["auth"].publish_infra == set()
     assert expected["auth"].subscribe_service == {"auth.issue", "auth.verify"}
-    assert "$SRV.PING.auth.*" in expected["auth"].subscribe_infra and INBOX in expected["auth"].subscribe_infra
+    assert "$SRV.PING.auth.*" in expected["auth"].subscribe_infra and "_INBOX.auth.>" in expected["auth"].subscribe_infra
+    assert INBOX not in expected["auth"].subscribe_infra
     assert "payment.charge" in expected["gateway"].publish_service
     assert expected["payment"].publish_service == {"auth.issue", "auth.verify"}
     assert "$JS.API.CONSUMER.CREATE.KV_ledger" in expected["payment"].publish_infra
     assert "$JS.API.STREAM.MSG.GET.KV_settings" in expected["settings"].publish_infra
     assert not any(s.startswith("$JS.API.CONSUMER") for s in expected["settings"].publish_infra)
     assert "events.>" in expected["event_bus"].publish_infra
-    assert expected[PROBE_USER].publish_infra == {"$SRV.>"}
+    assert expected[PROBE_USER].publish_service == set()
+    assert "$SRV.>" in expected[PROBE_USER].publish_infra
+
+
+def test_template_accounts_block_is_generated_from_the_manifest(manifest):
+    """terraform's template carries exactly what controller/natsperms.py renders for prod.yaml
+    (regenerate with `python -m controller.natsperms manifests/prod.yaml --write-template`),
+    and the sandbox runs the same block rendered from local.yaml: the fleets must agree."""
+    from controller import natsperms as model
+
+    template = CONF_TEMPLATE.read_text()
+    assert model.accounts_in(template) == model.render_accounts(manifest)
+    local = yaml.safe_load((tfconfig.REPO / "manifests" / "local.yaml").read_text())
+    assert model.render_accounts(local) == model.render_accounts(manifest)
 
 
 def test_accounts_block_is_cut_exactly_from_the_rendered_config():

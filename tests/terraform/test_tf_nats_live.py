@@ -25,7 +25,7 @@ import pytest
 from nats.aio.client import Client
 
 from sdk.testing import ServiceProcess, base_env, free_port, nats_server_binary, wait_for_port
-from tests.terraform import natsconf, natsperms
+from tests.terraform import natsconf, natsperms, tfconfig
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -82,7 +82,7 @@ class LiveFleet:
 
         return await nats.connect(
             self.url, user=user, password=self.passwords[user], error_cb=on_error,
-            allow_reconnect=False, connect_timeout=2,
+            allow_reconnect=False, connect_timeout=2, inbox_prefix=natsperms.inbox_prefix(user),
         )
 
 
@@ -224,12 +224,76 @@ async def test_fleetctl_probe_discovers_the_services(live: LiveFleet) -> None:
         stats = json.loads((await probe.request(f"$SRV.STATS.payment.{ping['id']}", b"", timeout=2)).data)
         assert stats["name"] == "payment" and stats["id"] == ping["id"]
 
-        # Responder check on a service subject: an error reply still proves a responder.
-        reply = await probe.request("auth.verify", b"", timeout=2)
-        assert reply.headers and reply.headers.get("Nats-Service-Error-Code") == "400"
     finally:
         await probe.close()
     assert live.violations()[before:] == [], live.logs()
+
+
+def probe_manifest(tmp_path: Path, url: str, services: list[str]) -> Path:
+    import yaml
+
+    prod = yaml.safe_load(tfconfig.MANIFEST.read_text())
+    subjects = natsperms.manifest_subjects(prod)
+    doc = {
+        "apiVersion": "fleetctl/v1", "kind": "Fleet", "metadata": {"name": "live"},
+        "spec": {"target": {"kind": "aws", "region": "us-east-1", "cluster": "c"}, "nats": {"urls": [url]},
+                 "allowImageTags": True, "defaults": {"network": {"subnets": ["subnet-1"]}},
+                 "services": [{"name": name, "image": f"r.example/{name}:1", "desiredCount": 1,
+                               "subjects": subjects[name]} for name in services]},
+    }  # fmt: skip
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+async def test_fleetctl_probe_reports_responders_without_invoking_a_handler(live: LiveFleet, tmp_path: Path) -> None:
+    """The probe user cannot request a service subject, yet `fleetctl probe` still tells which
+    subjects have responders: from the servers' own subscription lists."""
+    from controller.manifest import load_manifest
+    from controller.probe import ProbeAuth, account_subscriptions, check_responders, probe
+
+    before = len(live.violations())
+    errors: list[str] = []
+    client = await live.connect(natsperms.PROBE_USER, errors)
+    try:
+        with pytest.raises(nats.errors.TimeoutError):
+            await client.request("payment.refund", b"{}", timeout=0.5)
+        await client.flush(timeout=2)
+        subscribed = await account_subscriptions(client, 2.0)
+        checks = await check_responders(client, [("payment", "payment.refund"), ("quest", "quest.get")], 2.0)
+    finally:
+        await client.close()
+    assert any('permissions violation for publish to "payment.refund"' in e for e in errors), errors
+    assert {"user": "fleetctl", "kind": "Publish", "subject": "payment.refund"} in live.violations()[before:]
+    assert "payment.refund" in subscribed
+    assert [(c.subject, c.status) for c in checks] == [("payment.refund", "ok"), ("quest.get", "missing")]
+
+    before = len(live.violations())
+    fleet = load_manifest(probe_manifest(tmp_path, live.url, [*SERVICES, "quest"])).fleet
+    report = await probe(fleet, ProbeAuth(user="fleetctl", password=live.passwords["fleetctl"]), timeout=3, request_timeout=2)
+    by_name = {s.name: s for s in report.services}
+    for name in SERVICES:
+        assert by_name[name].instances == 1, (name, report.as_dict())
+        assert {c.status for c in by_name[name].subjects} <= {"ok"}, (name, report.as_dict())
+    assert {c.status for c in by_name["quest"].subjects} == {"missing"} and by_name["quest"].instances == 0
+    assert report.jetstream.get("ok") is True, report.jetstream
+    assert live.violations()[before:] == [], live.logs()
+
+
+async def test_replies_are_isolated_between_services(live: LiveFleet) -> None:
+    """weather_manager cannot read the token auth sends back to payment: it may subscribe
+    neither to every inbox nor to payment's; payment's own request to auth still works."""
+    before = len(live.violations())
+    for subject in ("_INBOX.>", "_INBOX.payment.>", "_INBOX.*.>", ">"):
+        errors = await denied(live, "weather_manager", "subscribe", subject)
+        assert any("permissions violation" in e.lower() for e in errors), (subject, errors)
+    payment = await live.connect("payment")
+    try:
+        reply = await payment.request("auth.issue", json.dumps({"subject": "p", "scopes": []}).encode(), timeout=3)
+        assert reply.subject.startswith("_INBOX.payment.")
+    finally:
+        await payment.close()
+    assert [v for v in live.violations()[before:] if v["user"] != "weather_manager"] == [], live.logs()
 
 
 async def denied(live: LiveFleet, user: str, action: str, subject: str) -> list[str]:
@@ -266,6 +330,12 @@ async def denied(live: LiveFleet, user: str, action: str, subject: str) -> list[
         ("gateway", "publish", "$JS.API.STREAM.INFO.KV_ledger"),
         ("fleetctl", "publish", "$KV.ledger.entry.x"),
         ("fleetctl", "subscribe", "payment.charge"),
+        ("fleetctl", "publish", "payment.refund"),  # discovers and checks responders, invokes nothing
+        ("fleetctl", "publish", "$SYS.REQ.SERVER.PING.CONNZ"),
+        ("fleetctl", "subscribe", "_INBOX.>"),
+        ("weather_manager", "subscribe", "_INBOX.>"),  # nobody reads other services' replies
+        ("weather_manager", "subscribe", "_INBOX.payment.>"),
+        ("gateway", "subscribe", "_INBOX.auth.>"),
     ],
 )
 async def test_actions_outside_the_permissions_are_denied(live: LiveFleet, user: str, action: str, subject: str) -> None:
