@@ -169,7 +169,7 @@ def apply_summary(result: ApplyResult, verb: str = "apply") -> None:
                 con.print(f"    {line}", markup=False)
 
 
-def status_table(rows: list[ServiceStatus]) -> None:
+def status_table(rows: list[ServiceStatus], invocation: Any = None) -> None:
     from rich.table import Table
 
     con = _console()
@@ -191,5 +191,8 @@ def status_table(rows: list[ServiceStatus]) -> None:
     con.print(f"{ready}/{len(rows)} services Ready")
     suspended = [r for r in rows if r.suspended]
     if suspended:
-        con.print(f"suspended (the controller leaves them alone; `fleetctl controller resume`): "
-                  + ", ".join(f"{r.service} ({r.suspended})" for r in suspended))
+        names = [r.service for r in suspended]
+        resume = (invocation.command("controller resume", *names, manifest_flag=True) if invocation is not None
+                  else "fleetctl controller resume " + " ".join(names))
+        con.print(f"suspended (the controller leaves them alone; `{resume}`): "
+                  + ", ".join(f"{r.service} ({r.suspended})" for r in suspended), markup=False)

@@ -44,13 +44,22 @@ def _hint(info: "SandboxInfo") -> str:
     return "export " + " ".join(f"{k}={v}" for k, v in env.items())
 
 
+def _duration(value: object) -> float:
+    """fleetctl's durations (`90s`, `1h30m`; a bare number is seconds); errors name the option."""
+    from cli.options import parse_duration_option
+
+    return parse_duration_option(value)
+
+
 @app.command()
 def up(
     state_dir: Optional[Path] = DirOption,
     port: int = typer.Option(0, help="AWS endpoint port (0 picks a free one)"),
     nats_port: int = typer.Option(0, help="nats-server port (0 picks a free one)"),
-    startup_grace: float = typer.Option(1.0, help="Seconds a container must stay up before RUNNING"),
-    stopped_task_retention: float = typer.Option(3600.0, help="Seconds STOPPED tasks stay visible"),
+    startup_grace: float = typer.Option("1s", parser=_duration, metavar="DURATION",
+                                        help="how long a container must stay up before RUNNING (e.g. 1s, 500ms)"),
+    stopped_task_retention: float = typer.Option("1h", parser=_duration, metavar="DURATION",
+                                                 help="how long STOPPED tasks stay visible (e.g. 1h, 90m)"),
 ) -> None:
     """Start the sandbox (AWS endpoint, task runner, nats-server) and build the images."""
     from sandbox import api

@@ -208,12 +208,13 @@ def status(
                 _rec, rows = await fleet_status(aws, loaded.fleet, only=selected, cache=cache, gate=gate)
         return rows
 
-    rows = run_fleet(manifest, tf_outputs, body)
+    invocation = Invocation(resolve_manifest(manifest), tf_outputs)
+    rows = run_fleet(invocation.manifest, tf_outputs, body)
     if not output.is_text(output_format):
         output.emit(output_format, {"natsGate": gates[0].summary() if gates else "unused",
                                     "services": [r.as_dict() for r in rows]})
     else:
-        views.status_table(rows)
+        views.status_table(rows, invocation)
     all_ready = all(r.condition("Ready").status for r in rows)
     raise typer.Exit(output.EXIT_OK if all_ready else output.EXIT_FOUND)
 
