@@ -208,7 +208,12 @@ def summarize_stopped(tasks: list[TaskState], limit: int = 5) -> list[StoppedTas
         g = groups[key]
         g.count += 1
         g.exit_codes.append(c.exit_code if c else None)
-    return sorted(groups.values(), key=lambda g: -g.count)[:limit]
+    return sorted(groups.values(), key=lambda g: (_deliberate(g), -g.count))[:limit]
+
+
+def _deliberate(g: StoppedTaskSummary) -> bool:
+    """Stopped on purpose (a deployment replaced it, someone stopped it): listed after real failures."""
+    return g.stop_code in ("ServiceSchedulerInitiated", "UserInitiated") and "health check" not in (g.reason or "")
 
 
 async def stopped_tasks(aws: Aws, cluster: str, service: str, limit: int = 100) -> list[TaskState]:

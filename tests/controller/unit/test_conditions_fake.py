@@ -13,7 +13,9 @@ def _register(fake: FakeAws, family: str) -> str:
 
 async def _conditions(fake: FakeAws, name: str = "api") -> dict[str, tuple[bool, str]]:
     svc = (await ecs.describe_services(fake, "fleet", [name])).get(name)
-    return {c.type: (c.status, c.reason) for c in conditions(svc)}
+    found = {c.type: (c.status, c.reason) for c in conditions(svc)}
+    assert found.pop("Serving") == (None, "NotChecked")  # no NATS verdict given: Serving is Unknown
+    return found
 
 
 async def test_conditions_follow_a_rollout() -> None:
