@@ -50,7 +50,8 @@ async def test_an_s3_manifest_edit_is_picked_up_within_one_interval(make_fleet, 
     doc = _fleet_doc(fleet)
     s3.put_object(Bucket=bucket, Key="prod/outputs.json", Body=fleet.outputs.read_bytes())
     s3.put_object(Bucket=bucket, Key="prod/fleet.yaml", Body=yaml.safe_dump(doc).encode())
-    source_aws = Aws("us-east-1", endpoint_url=sandbox_handle.endpoint_url, dummy_credentials=True)
+    source_aws = Aws("us-east-1", endpoint_url=sandbox_handle.endpoint_url,
+                     sandbox_credentials=str(sandbox_handle.state_dir / "credentials.json"))
     async with operating(f"s3://{bucket}/prod/fleet.yaml", interval=INTERVAL, source_aws=source_aws) as op:
         await until(lambda: running(ecs, fleet.cluster, ["settings"]), 40)
         assert op.synced.status and op.synced.reason == "Synced"
