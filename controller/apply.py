@@ -28,6 +28,7 @@ from controller.rollout import (  # noqa: F401  (Reporter and friends are import
     explain_stopped,
     roll_back,
 )
+from controller.policy import dependency_gates
 from controller.plan import (
     TASK_DEF_TAG,
     AdoptServiceAction,
@@ -288,17 +289,7 @@ async def apply(
         reporter.finished(outcome)
 
     def must_wait_for(dep: str) -> bool:
-        """A dependency gates its dependents while it is not serving: being created, not Ready now,
-        or being replaced with no healthy minimum. A rolling update of a Ready service keeps it
-        serving throughout, so dependents roll in the same wave."""
-        dp = plan.for_service(dep)
-        current = observed.get(dep)
-        if dp is None or not dp.actions:
-            return not is_ready(current)
-        if any(isinstance(a, (CreateServiceAction, DeleteServiceAction)) for a in dp.actions) or not is_ready(current):
-            return True
-        floor = (current.deployment_configuration or {}).get("minimumHealthyPercent", 100) if current else 100
-        return any(isinstance(a, UpdateServiceAction) for a in dp.actions) and floor == 0
+        return dependency_gates(plan, observed, dep)
 
     async def run_service(sp: ServicePlan) -> None:
         started = time.monotonic()

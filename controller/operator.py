@@ -1,12 +1,15 @@
 """The operator: a level-triggered reconcile loop that keeps ECS at the manifest.
 
 Every pass reads the manifest and the live state of the whole fleet (batched), plans, and
-hands each service that needs changes to a bounded set of workers. What woke the loop does not
-matter: the periodic resync, a requeue while a rollout progresses, or a manifest edit. A
-service is never reconciled twice at once; errors and repeated failed rollouts back off per
-service. The manifest comes from a source (a path, S3 or Git: controller/sources.py); an
-edit that does not validate, or a source that cannot be read, is reported and ignored: the
-last good spec stays in force. Suspended services (controller/suspend.py) are left alone.
+hands each service that needs changes to a bounded set of workers: at most
+`spec.maxConcurrency` at once, and a service waits while a dependency is not serving, as in
+apply (controller/policy.py). What woke the loop does not matter: the periodic resync, a
+requeue while a rollout progresses, or a manifest edit. A service is never reconciled twice at
+once; errors and repeated failed rollouts back off per service, and a terminal error
+(`policy.is_terminal`) is not retried until the service's spec changes. The manifest comes
+from a source (a path, S3 or Git: controller/sources.py); an edit that does not validate, or a
+source that cannot be read, is reported and ignored: the last good spec stays in force.
+Suspended services (controller/suspend.py) are left alone.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ from controller.metrics import OperatorMetrics
 from controller.sources import Source, SpecLoader
 from controller.observe import TaskDefinitionCache
 from controller.plan import ScaleServiceAction, ServicePlan
-from controller.reconcile import reconcile_plan
+from controller.policy import dependency_gates, is_terminal
+from controller.reconcile import dependencies, reconcile_plan
 from controller.suspend import Suspension, observe_suspension
 
 log = logging.getLogger("fleetctl.controller")
@@ -43,6 +47,7 @@ class Backoff:
     not_before: float = 0.0
     spec: str | None = None   # the spec last handed to a worker
     waited: bool = False      # the back-off for a retry of `spec` has elapsed
+    terminal: str | None = None  # a spec that failed with a terminal error: not retried until it changes
 
     def fail(self, now: float) -> float:
         self.failures += 1
@@ -51,7 +56,7 @@ class Backoff:
         return delay
 
     def reset(self) -> None:
-        self.failures, self.not_before, self.spec, self.waited = 0, 0.0, None, False
+        self.failures, self.not_before, self.spec, self.waited, self.terminal = 0, 0.0, None, False, None
 
 
 @dataclass
@@ -230,6 +235,7 @@ class Operator:
             if name not in self._conflicts:  # once per conflict, not every pass
                 log.warning("%s", c.message())
         self._conflicts = set(conflicts)
+        deps = dependencies(fleet)
         for sp in rec.plan.services:
             state = rec.observed.services.get(sp.service)
             if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"
@@ -245,6 +251,14 @@ class Operator:
             if sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
                 continue
             spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
+            if spec is not None and backoff.terminal == spec:
+                continue  # failed with a terminal error: waits for a new spec
+            # apply's policy: at most spec.maxConcurrency services at once, dependencies serving first
+            if len(self._in_flight) >= fleet.spec.max_concurrency or any(
+                    d in self._in_flight or dependency_gates(rec.plan, rec.observed.services, d)
+                    for d in deps.get(sp.service, ()) if d in deps):
+                progressing = True
+                continue
             if spec is not None and backoff.spec == spec:
                 if backoff.waited:
                     backoff.waited = False
@@ -327,6 +341,10 @@ class Operator:
             self.stats.errors += 1
             self.metrics.rollouts.labels(sp.service, "error").inc()
             backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
+            if is_terminal(exc):
+                backoff.terminal = backoff.spec
+                log.error("%s: %s; not retried until the manifest changes", sp.service, exc)
+                return
             delay = backoff.fail(time.monotonic())
             backoff.waited = True  # retry as soon as the back-off elapses
             log.error("%s: %s; retrying in %.0fs", sp.service, exc, delay)
