@@ -310,8 +310,9 @@ def controller_memory(work: Path, moto: Moto, n: int, passes: int, timeout: floa
     """RSS of `controller run` over n services after each pass (through a paging proxy)."""
     proxy = ProxyProc(moto.url, throttle=False)
     try:
-        manifest, outputs = write_fleet(work, n, proxy.url, f"mem{n}", moto)
-        if not moto.ecs.clusters.get(f"mem{n}"):
+        label = f"plan{n}" if f"plan{n}" in moto.ecs.clusters else f"mem{n}"  # reuse a seeded fleet
+        manifest, outputs = write_fleet(work, n, proxy.url, label, moto)
+        if label not in moto.ecs.clusters:
             moto.seed_fleet(manifest, outputs)
         errlog = work / f"controller-{n}.log"
         with open(errlog, "w") as err:
@@ -437,4 +438,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the proxies and moto
     raise SystemExit(main())
