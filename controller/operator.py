@@ -384,6 +384,7 @@ class Operator:
         result = rollout.done.result()
         if result.ok:
             log.info("%s: rollout of %s serving: %s", sp.service, target, result.message)
+            self.metrics.rollouts.labels(sp.service, "succeeded").inc()
             self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base)).reset()  # the spec holds
             return True
         self.metrics.rollouts.labels(sp.service, "failed").inc()

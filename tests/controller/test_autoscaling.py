@@ -125,23 +125,23 @@ async def test_operator_registers_autoscaling_and_reverts_only_outside_min_max(m
         # scaled inside [min, max] (as Application Auto Scaling would): left alone
         await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="settings", desiredCount=3)
         passes = op.stats.passes
-        await until(lambda: op.stats.passes >= passes + 3, 15)
+        await until(lambda: op.stats.passes >= passes + 3, 30)
         assert desired(ecs, fleet.cluster, "settings") == 3
         # outside: brought back to the nearest bound
         await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="settings", desiredCount=5)
-        await until(lambda: desired(ecs, fleet.cluster, "settings") == 3, 10)
+        await until(lambda: desired(ecs, fleet.cluster, "settings") == 3, 30)
         await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="settings", desiredCount=0)
-        await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 10)
+        await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 30)
 
         # a manifest change of the policies: re-applied, the stale policy removed
         fleet.service("settings")["autoscaling"] = {"min": 1, "max": 4, "targetTracking": [{"metric": "cpu", "target": 50}]}
         fleet.write()
-        await until(lambda: targets() and targets()[0]["MaxCapacity"] == 4 and policies() == ["fleetctl-cpu"], 15)
+        await until(lambda: targets() and targets()[0]["MaxCapacity"] == 4 and policies() == ["fleetctl-cpu"], 30)
         passes = op.stats.passes
-        await until(lambda: op.stats.passes >= passes + 1 and not op._in_flight, 15)
+        await until(lambda: op.stats.passes >= passes + 1 and not op._in_flight, 30)
         calls = dict(op.stats.calls)
         passes = op.stats.passes
-        await until(lambda: op.stats.passes >= passes + 2, 15)
+        await until(lambda: op.stats.passes >= passes + 2, 30)
         # a no-op pass reads nothing from Application Auto Scaling: the tag records what was configured
         assert {k: v for k, v in op.stats.calls.items() if k.startswith("application-autoscaling")} == \
             {k: v for k, v in calls.items() if k.startswith("application-autoscaling")}
@@ -150,5 +150,5 @@ async def test_operator_registers_autoscaling_and_reverts_only_outside_min_max(m
         fleet.service("settings").pop("autoscaling")
         fleet.service("settings")["desiredCount"] = 2
         fleet.write()
-        await until(lambda: not targets() and desired(ecs, fleet.cluster, "settings") == 2, 15)
+        await until(lambda: not targets() and desired(ecs, fleet.cluster, "settings") == 2, 30)
         assert await asyncio.to_thread(policies) == []

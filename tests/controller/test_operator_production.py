@@ -78,7 +78,7 @@ async def test_metrics_parse_and_move_as_the_fleet_changes(make_fleet, sandbox_h
     async with operating(fleet.manifest, fleet.outputs) as op:
         await until(lambda: running(ecs, fleet.cluster, ["settings", "time_manager"]), 40)
         await until(lambda: sample(scrape(op), "fleetctl_service_condition", service="time_manager",
-                                   condition="Ready") == 1, 10)
+                                   condition="Ready") == 1, 30)
         m = await asyncio.to_thread(scrape, op)
         assert sample(m, "fleetctl_reconcile_passes_total", outcome="ok") >= 1
         assert sample(m, "fleetctl_reconcile_duration_seconds_count") >= 1
@@ -87,12 +87,14 @@ async def test_metrics_parse_and_move_as_the_fleet_changes(make_fleet, sandbox_h
         assert sample(m, "fleetctl_services") == 2
         assert sample(m, "fleetctl_leader") == 1
         assert sample(m, "fleetctl_service_condition", service="settings", condition="Degraded") == 0
+        await until(lambda: sample(scrape(op), "fleetctl_rollouts_total", service="time_manager",
+                                   outcome="succeeded") == 1, 30)
 
         # drift: scaled by hand, healed, counted
         passes = sample(m, "fleetctl_reconcile_passes_total", outcome="ok")
         await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="time_manager", desiredCount=2)
-        await until(lambda: sample(scrape(op), "fleetctl_drift_healed_total", service="time_manager") == 1, 10)
-        await until(lambda: desired(ecs, fleet.cluster, "time_manager") == 1, 10)
+        await until(lambda: sample(scrape(op), "fleetctl_drift_healed_total", service="time_manager") == 1, 30)
+        await until(lambda: desired(ecs, fleet.cluster, "time_manager") == 1, 30)
         m = await asyncio.to_thread(scrape, op)
         assert sample(m, "fleetctl_reconcile_passes_total", outcome="ok") > passes
         assert sample(m, "fleetctl_aws_calls_total", operation="ecs.UpdateService", outcome="ok") >= 1
@@ -100,16 +102,16 @@ async def test_metrics_parse_and_move_as_the_fleet_changes(make_fleet, sandbox_h
         # a failed AWS call is counted under its error code
         await asyncio.to_thread(ecs.delete_service, cluster=fleet.cluster, service="settings", force=True)
         await until(lambda: sample(scrape(op), "fleetctl_aws_calls_total", operation="ecs.CreateService",
-                                   outcome="ok") == 3, 15)
+                                   outcome="ok") == 3, 30)
 
         # an invalid manifest edit keeps the last good spec and shows up in metrics
         good = fleet.manifest.read_text()
         fleet.manifest.write_text(good.replace("desiredCount: 1", "desiredCount: -4", 1))
         await until(lambda: sample(scrape(op), "fleetctl_source_reads_total", source="manifest",
-                                   outcome="invalid") >= 1, 10)
+                                   outcome="invalid") >= 1, 30)
         assert sample(await asyncio.to_thread(scrape, op), "fleetctl_source_ok", source="manifest") == 0
         fleet.manifest.write_text(good)
-        await until(lambda: sample(scrape(op), "fleetctl_source_ok", source="manifest") == 1, 10)
+        await until(lambda: sample(scrape(op), "fleetctl_source_ok", source="manifest") == 1, 30)
 
 
 async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
@@ -146,13 +148,13 @@ async def test_suspended_services_are_left_alone_while_drift_on_others_is_healed
         assert r.code == 0 and "suspended: time_manager" in r.stdout, r
         again = await asyncio.to_thread(cli, "controller", "suspend", "time_manager", *cli_args(fleet))
         assert again.code == 0 and "already suspended: time_manager" in again.stdout, again
-        await until(lambda: op.suspension.of("time_manager"), 10)
+        await until(lambda: op.suspension.of("time_manager"), 30)
 
         for name in both:
             await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service=name, desiredCount=2)
         await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 10)   # healed
         passes = op.stats.passes
-        await until(lambda: op.stats.passes >= passes + 2, 10)
+        await until(lambda: op.stats.passes >= passes + 2, 30)
         assert desired(ecs, fleet.cluster, "time_manager") == 2                 # left alone
         m = await asyncio.to_thread(scrape, op)
         assert sample(m, "fleetctl_service_suspended", service="time_manager") == 1
@@ -168,20 +170,20 @@ async def test_suspended_services_are_left_alone_while_drift_on_others_is_healed
 
         r = await asyncio.to_thread(cli, "controller", "resume", "time_manager", *cli_args(fleet))
         assert r.code == 0 and "resumed: time_manager" in r.stdout, r
-        await until(lambda: desired(ecs, fleet.cluster, "time_manager") == 1, 10)
+        await until(lambda: desired(ecs, fleet.cluster, "time_manager") == 1, 30)
 
         # the whole fleet: a marker on the cluster
         r = await asyncio.to_thread(cli, "controller", "suspend", "--all", *cli_args(fleet))
         assert r.code == 0 and f"suspended: fleet {fleet.name}" in r.stdout, r
-        await until(lambda: op.suspension.fleet is not None, 10)
+        await until(lambda: op.suspension.fleet is not None, 30)
         await asyncio.to_thread(ecs.update_service, cluster=fleet.cluster, service="settings", desiredCount=2)
         passes = op.stats.passes
-        await until(lambda: op.stats.passes >= passes + 2, 10)
+        await until(lambda: op.stats.passes >= passes + 2, 30)
         assert desired(ecs, fleet.cluster, "settings") == 2
         assert sample(await asyncio.to_thread(scrape, op), "fleetctl_fleet_suspended") == 1
         r = await asyncio.to_thread(cli, "controller", "resume", "--all", *cli_args(fleet))
         assert r.code == 0 and f"resumed: fleet {fleet.name}" in r.stdout, r
-        await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 10)
+        await until(lambda: desired(ecs, fleet.cluster, "settings") == 1, 30)
 
         bad = await asyncio.to_thread(cli, "controller", "suspend", "nosuch", *cli_args(fleet))
         assert bad.code == 2 and "nosuch" in bad.stderr and "Traceback" not in bad.stderr
@@ -209,7 +211,7 @@ async def test_rollback_suspends_the_service_so_the_controller_does_not_roll_for
         assert r.code == 0, r
         assert "suspended settings" in r.stderr and "controller resume settings" in r.stderr
         passes = op.stats.passes
-        await until(lambda: op.stats.passes >= passes + 3, 15)
+        await until(lambda: op.stats.passes >= passes + 3, 30)
         assert on(1)  # not rolled forward
         r = await asyncio.to_thread(cli, "controller", "resume", "settings", *cli_args(fleet))
         assert r.code == 0
