@@ -174,9 +174,10 @@ class HealthCheckSpec(Model):
     command: list[str] = Field(default_factory=lambda: list(SDK_HEALTH_COMMAND), min_length=1,
                                description="e.g. [CMD, python, -m, sdk.health] or [CMD-SHELL, 'curl -f http://localhost:8080/readyz']")
     interval: int = Field(5, ge=5, le=300, description="seconds between checks")
-    timeout: int = Field(3, ge=2, le=60, description="seconds before a check counts as failed")
+    timeout: int = Field(5, ge=2, le=60, description="seconds before a check counts as failed")
     retries: int = Field(3, ge=1, le=10, description="consecutive failures that make the container UNHEALTHY")
-    start_period: int = Field(15, ge=0, le=300, description="seconds of grace after start in which failures do not count")
+    start_period: int = Field(30, ge=0, le=300, description="seconds of grace after start in which failures do not "
+                              "count (until a check passes)")
 
 
 SDK_HEALTH_COMMAND = ("CMD", "python", "-m", "sdk.health")

@@ -18,7 +18,7 @@ async def test_operator_rolls_back_a_rollout_nats_rejects_and_reports_serving_an
     caplog.set_level(logging.INFO, logger="fleetctl.controller")
     fleet = make_fleet(["settings", "time_manager"],
                        time_manager={"command": dead_nats("time_manager"), "healthCheck": False, "subjects": []})
-    fleet.doc["spec"]["rollout"] = {"minReadySeconds": 10, "progressDeadlineSeconds": 60}
+    fleet.doc["spec"]["rollout"] = {"minReadySeconds": 30, "progressDeadlineSeconds": 120}
     fleet.write()
     ecs = sandbox_handle.client("ecs")
 
@@ -36,8 +36,8 @@ async def test_operator_rolls_back_a_rollout_nats_rejects_and_reports_serving_an
         good = await _until(lambda: td("settings"), 40)
         await _until(lambda: op.conditions.snapshot("settings").get("Serving") is True, 20)
         # tasks of time_manager run ~2 s then exit: the gate fails, there is nothing to roll back to
-        await _until(lambda: "time_manager: rollout" in caplog.text and "failed the gate" in caplog.text, 40)
-        await _until(lambda: "Degraded=True (CrashLoop" in caplog.text, 40)
+        await _until(lambda: "time_manager: rollout" in caplog.text and "failed the gate" in caplog.text, 120)
+        await _until(lambda: "Degraded=True (CrashLoop" in caplog.text, 60)
 
         fleet.service("settings").update(command=SLEEP, healthCheck=False)
         fleet.doc["spec"]["rollout"]["progressDeadlineSeconds"] = 10
