@@ -29,6 +29,7 @@ spec:
     region: us-east-1
     cluster: ${{tf:ecs_cluster_name}}
     endpoint: ${{tf:aws_endpoint_url}}
+    credentialsFile: ${{tf:sandbox_credentials_file}}
   nats:
     urls: ["${{tf:nats_url}}"]
   maxConcurrency: 32

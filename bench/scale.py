@@ -203,6 +203,12 @@ def write_fleet(work: Path, n: int, endpoint: str, label: str, moto: Moto | None
         outputs["private_subnet_ids"]["value"] = moto.subnets
         outputs["tasks_security_group_id"]["value"] = moto.security_group
     outputs["aws_endpoint_url"]["value"] = endpoint
+    credentials = work / "credentials.json"  # a sandbox target is signed with its own keys
+    if not credentials.exists():
+        from sandbox.auth import Credentials
+
+        Credentials.generate().save(credentials)
+    outputs["sandbox_credentials_file"]["value"] = str(credentials)
     out = work / f"outputs-{label}.json"
     out.write_text(json.dumps(outputs))
     manifest = work / f"fleet-{label}.yaml"
