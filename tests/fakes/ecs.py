@@ -24,7 +24,7 @@ DescribeServices steps first, so a poller (apply's rollout watcher) sees progres
 `rollback: true`, a new PRIMARY deployment of the last COMPLETED revision.
 
 Errors: `inject(operation, code, ...)` makes the next matching call(s) raise the CloudError the
-real client would raise. Measurement: `calls` counts operations as botocore does (every page is
+real client would raise, before the call takes effect or (`applied=True`, a lost reply) after. Measurement: `calls` counts operations as botocore does (every page is
 a call), `max_in_flight_writes` is the most writes seen at once (with `latency` > 0 a call stays in
 flight for that long), `log` lists every call in order.
 
@@ -65,6 +65,7 @@ class Injected:
     times: int = 1                  # -1: every matching call
     when: Callable[[dict[str, Any]], bool] | None = None   # only calls whose params match
     retryable: bool = False
+    applied: bool = False           # the call takes effect, then fails: a reply lost on the way back
 
 
 @dataclass
@@ -156,12 +157,16 @@ class FakeAws:
                 await asyncio.sleep(self.latency)
             else:
                 await asyncio.sleep(0)  # a real call always yields to the loop
-            self._raise_injected(service, operation, params)
+            inj = self._injected(service, operation, params)
+            if inj is not None and not inj.applied:
+                raise self.error(service, operation, inj.code, inj.message, inj.retryable)
             handler = getattr(self, f"{service.replace('-', '_')}_{operation}", None)
             if handler is None:
                 raise self.error(service, operation, "UnknownOperation",
                                  f"the in-memory fake does not implement {name}")
             result = handler(**copy.deepcopy(params))
+            if inj is not None:
+                raise self.error(service, operation, inj.code, inj.message, inj.retryable)
         except CloudError as exc:
             self._notify(name, exc.code)
             raise
@@ -189,10 +194,12 @@ class FakeAws:
 
     # -- test controls ------------------------------------------------------------------
     def inject(self, operation: str, code: str, message: str = "injected", *, times: int = 1,
-               when: Callable[[dict[str, Any]], bool] | None = None, retryable: bool = False) -> Injected:
-        """The next `times` calls of `operation` ("ecs.update_service") whose params satisfy
-        `when` raise CloudError(code, message), as the real client would."""
-        inj = Injected(operation, code, message, times, when, retryable)
+               when: Callable[[dict[str, Any]], bool] | None = None, retryable: bool = False,
+               applied: bool = False) -> Injected:
+        """The next `times` calls (-1: all) of `operation` ("ecs.update_service") whose params
+        satisfy `when` raise CloudError(code, message), as the real client would; with
+        `applied=True` the call takes effect first (the reply was lost)."""
+        inj = Injected(operation, code, message, times, when, retryable, applied)
         self.injected.append(inj)
         return inj
 
@@ -410,12 +417,13 @@ class FakeAws:
         return {"tasks": found, "failures": failures}
 
     # -- internals ----------------------------------------------------------------------
-    def _raise_injected(self, service: str, operation: str, params: dict[str, Any]) -> None:
+    def _injected(self, service: str, operation: str, params: dict[str, Any]) -> Injected | None:
         for inj in self.injected:
             if inj.times != 0 and inj.operation == f"{service}.{operation}" and (inj.when is None or inj.when(params)):
                 if inj.times > 0:
                     inj.times -= 1
-                raise self.error(service, operation, inj.code, inj.message, inj.retryable)
+                return inj
+        return None
 
     def _notify(self, operation: str, outcome: str) -> None:
         for observer in self.observers:
