@@ -27,7 +27,6 @@ from controller.aws.client import Aws
 from controller.conditions import Condition, ConditionTracker, conditions, is_ready
 from controller.errors import FleetError
 from controller.manifest import LoadedManifest
-from controller.manifest.load import MAX_BYTES
 from controller.metrics import OperatorMetrics
 from controller.sources import Source, SpecLoader
 from controller.observe import TaskDefinitionCache

@@ -90,13 +90,24 @@ class _BoundedLoader(_SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
+    def _enter(self) -> None:
         if self._depth >= MAX_DEPTH:
             mark = self.peek_event().start_mark
             raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels", mark.line + 1)
         self._depth += 1
+
+    # only collections nest: scalars (most nodes) pass through untouched
+    def compose_sequence_node(self, anchor: Any) -> Any:
+        self._enter()
         try:
-            return super().compose_node(parent, index)
+            return super().compose_sequence_node(anchor)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        self._enter()
+        try:
+            return super().compose_mapping_node(anchor)
         finally:
             self._depth -= 1
 

@@ -71,25 +71,29 @@ def test_cli_validate_and_plan_refuse_deep_and_huge_files_in_one_line(tmp_path: 
             assert str(path) in result.stderr and "Traceback" not in result.stderr
 
 
-def test_operator_keeps_its_last_good_spec_on_a_deep_or_huge_edit(tmp_path: Path, caplog):
+async def test_operator_keeps_its_last_good_spec_on_a_deep_or_huge_edit(tmp_path: Path, caplog):
     outputs = tmp_path / "small-outputs.json"
     outputs.write_text((FIXTURES / "manifests" / "small-outputs.json").read_text())
     manifest = tmp_path / "m.yaml"
     manifest.write_text(SMALL)
     op = Operator(manifest)
-    assert op.reload_manifest()
-    good = op.loaded
-    manifest.write_text("apiVersion: fleetctl/v1\n" + DEEP)
-    assert not op.reload_manifest()
-    assert op.loaded is good and op.stats.manifest_rejected == 1
-    assert "nested deeper than" in caplog.text
-    with manifest.open("r+b") as f:
-        f.truncate(MAX_BYTES + 1)
-    assert not op.reload_manifest()
-    assert op.loaded is good and op.stats.manifest_rejected == 2
-    manifest.write_text(SMALL.replace("desiredCount: 2", "desiredCount: 3"))
-    assert op.reload_manifest()
-    assert op.loaded.fleet.service("quest").desired_count == 3
+    try:
+        assert await op.refresh_spec()
+        good = op.loaded
+        manifest.write_text("apiVersion: fleetctl/v1\n" + DEEP)
+        assert not await op.refresh_spec()
+        assert op.loaded is good and op.stats.manifest_rejected == 1 and not op.synced.status
+        assert "nested deeper than" in caplog.text
+        with manifest.open("r+b") as f:
+            f.truncate(MAX_BYTES + 1)
+        assert not await op.refresh_spec()
+        assert op.loaded is good and not op.synced.status
+        assert "larger than 5 MiB" in caplog.text
+        manifest.write_text(SMALL.replace("desiredCount: 2", "desiredCount: 3"))
+        assert await op.refresh_spec()
+        assert op.loaded.fleet.service("quest").desired_count == 3 and op.synced.status
+    finally:
+        await op._spec.aclose()
 
 
 nested = st.recursive(
