@@ -56,9 +56,10 @@ def configure_logging(fmt: TextOrJson) -> None:
 
 @controller_app.command("run")
 def controller_run(
-    manifest: Annotated[str, typer.Argument(help="fleet manifest: a path, s3://bucket/key, or "
-                                                 "git+https://host/repo.git//path/in/repo.yaml?ref=main (git+file:// too)",
-                                            show_default=False)],
+    manifest: Annotated[Optional[str], typer.Argument(
+        help="fleet manifest: a path, s3://bucket/key, or git+https://host/repo.git//path/in/repo.yaml?ref=main "
+             "(git+file:// too); default $FLEETCTL_MANIFEST, then ./fleet.yaml or ./fleetctl.yaml",
+        show_default=False)] = None,
     tf_outputs: TfOutputsOpt = None,
     interval: Annotated[float, duration_option("--interval", help="resync interval (also how often sources are polled)")] = "30s",  # type: ignore[assignment]
     health_port: Annotated[int, typer.Option("--health-port", help="port for /healthz, /readyz and /metrics (0: any free)")] = 8089,
@@ -77,8 +78,12 @@ def controller_run(
     from cli.durations import format_duration
     from controller.operator import Operator
 
+    from cli.context import resolve_manifest
+
     configure_logging(log_format)
     every = interval
+    if manifest is None:  # the same resolution as every other verb
+        manifest = str(resolve_manifest(None))
 
     async def run() -> None:
         if not _remote(manifest) and not _remote(tf_outputs):

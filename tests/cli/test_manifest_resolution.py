@@ -35,6 +35,7 @@ def _run_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproc
                           env=full, timeout=60)
 
 
+@pytest.mark.timeout(300)  # a dozen CLI processes; slow on a loaded machine
 def test_every_verb_finds_the_default_file_and_the_environment(tmp_path):
     shutil.copy(REPO / "manifests" / "prod.yaml", tmp_path / "fleet.yaml")
     tf = str(REPO / "tests" / "fixtures" / "prod-tf-outputs.json")
@@ -49,9 +50,13 @@ def test_every_verb_finds_the_default_file_and_the_environment(tmp_path):
     assert out.returncode == 0 and "valid" in out.stdout
     none = _run_in(other, "validate")
     assert none.returncode == 2 and "FLEETCTL_MANIFEST" in none.stderr and "fleet.yaml" in none.stderr
-    for verb in (["plan"], ["status"], ["wait"], ["diagnose"], ["probe"], ["logs", "auth"], ["rollback", "auth"]):
+    for verb in (["plan"], ["status"], ["wait"], ["diagnose"], ["probe"], ["logs", "auth"], ["rollback", "auth"],
+                 ["verify"], ["controller", "run"], ["controller", "suspend", "auth"]):
         out = _run_in(other, *verb)
         assert out.returncode == 2 and "no manifest" in out.stderr, (verb, out.stderr)
+    (other / "fleetctl.yaml").write_text("apiVersion: fleetctl/v1\nkind: Fleet\n")
+    bad = _run_in(other, "controller", "run", "--health-port", "0")
+    assert bad.returncode == 2 and "fleetctl.yaml:1: spec: missing required key 'spec'" in bad.stderr
 
 
 def test_printed_commands_are_completed_with_the_manifest():
