@@ -19,9 +19,9 @@ Deployments advance only when told to, so tests are deterministic: `step()` adva
 deployment in progress by one phase (tasks start → RUNNING and HEALTHY → COMPLETED, old
 deployments drained); `complete()` steps until nothing moves. With `auto_step=True` each
 DescribeServices steps first, so a poller (apply's rollout watcher) sees progress poll by poll.
-`fail_rollout(service)` makes the next deployment of a service fail: its tasks stop
-(TaskFailedToStart), rolloutState FAILED and, when the service's circuit breaker has
-`rollback: true`, a new PRIMARY deployment of the last COMPLETED revision.
+`fail_rollout(service)` makes the deployment in progress (else the next) fail: its tasks stop
+(EssentialContainerExited, exit code 1), rolloutState FAILED and, when the service's circuit
+breaker has `rollback: true`, a new PRIMARY deployment of the last COMPLETED revision.
 
 Errors: `inject(operation, code, ...)` makes the next matching call(s) raise the CloudError the
 real client would raise, before the call takes effect or (`applied=True`, a lost reply) after. Measurement: `calls` counts operations as botocore does (every page is
@@ -538,7 +538,7 @@ class FakeAws:
         raw = svc.raw
         for _ in range(max(d["desiredCount"], 1)):
             t = self._new_task(cluster, svc, d)
-            self._stop(t, "TaskFailedToStart", "Essential container in task exited", 1)
+            self._stop(t, "EssentialContainerExited", "Essential container in task exited", 1)
         d["failedTasks"] += max(d["desiredCount"], 1)
         d.update(rolloutState="FAILED", rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
                  runningCount=0, pendingCount=0, updatedAt=self._clock())

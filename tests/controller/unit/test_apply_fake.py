@@ -90,7 +90,7 @@ async def test_failed_rollout_is_a_failure_and_records_nothing(fake: FakeAws) ->
     out = result.outcomes["api"]
     assert out.status == "failed"
     assert "unit-api:1" in out.message and ("failed" in out.message or "rolled back" in out.message)
-    assert out.stopped_tasks and out.stopped_tasks[0].stop_code == "TaskFailedToStart"
+    assert out.stopped_tasks and out.stopped_tasks[0].stop_code == "EssentialContainerExited"
     assert fake.service_tags("api")[TASK_DEF_TAG] == "unit-api:1"   # the failed revision was never recorded
     fake.complete()
     assert fake.service("api")["taskDefinition"].endswith("unit-api:1")

@@ -68,7 +68,7 @@ async def test_a_failed_rollout_is_degraded_then_rolled_back() -> None:
     assert c["Degraded"] == (True, "RolledBack")
     stopped = await ecs.list_task_arns(fake, "fleet", "api", desired_status="STOPPED")
     tasks = await ecs.describe_tasks(fake, "fleet", stopped)
-    assert {t.stop_code for t in tasks} == {"TaskFailedToStart"}
+    assert {t.stop_code for t in tasks} == {"EssentialContainerExited"}
 
     fake.complete()
     svc = (await ecs.describe_services(fake, "fleet", ["api"]))["api"]

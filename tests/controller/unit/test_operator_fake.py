@@ -133,3 +133,20 @@ def test_terminal_errors() -> None:
     assert not is_terminal(CloudError("ecs:CreateService", "ThrottlingException", "Rate exceeded"))
     assert not is_terminal(CloudError("ecs:UpdateService", "ServiceNotActiveException", "race with a delete"))
     assert not is_terminal(FleetError("lease held by another run"))
+
+
+async def test_a_rollout_that_does_not_hold_is_retried_with_backoff_reusing_its_revision(operator, tmp_path) -> None:
+    fake = FakeAws()
+    doc = fleet_doc({"api": []})
+    run = await operator(fake, doc)
+    try:
+        await run.until(lambda: _live(fake, "api"))
+        fake.clusters["fleet"]["api"].fail_next = 100   # every new deployment crashes and is rolled back
+        doc["spec"]["services"][0]["command"] = ["python", "-m", "services.typo"]
+        (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        await run.until(lambda: fake.calls["ecs.UpdateService"] >= 3)
+    finally:
+        run.stop.set()
+    assert [td["revision"] for td in fake.task_definitions["unit-api"]] == [1, 2]   # retries reuse revision 2
+    fake.complete()
+    assert fake.service("api")["taskDefinition"].endswith("unit-api:1")   # the rollback keeps the good one
