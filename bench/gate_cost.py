@@ -41,8 +41,9 @@ def bump(bench: Bench, fleet, mode: str, min_ready: float) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"apply ({mode}) exited {proc.returncode}: {proc.stderr[-2000:]}")
     body = json.loads(proc.stdout)
+    gate = [s["gateSeconds"] for s in body["services"] if s.get("gateSeconds") is not None]
     return {"seconds": seconds, "polls": body.get("polls", 0), "natsRounds": body.get("natsRounds", 0),
-            "natsGate": body.get("natsGate")}
+            "natsGate": body.get("natsGate"), "gateSecondsMax": max(gate) if gate else None}
 
 
 def main() -> int:
@@ -65,11 +66,12 @@ def main() -> int:
             for label, mode, ready in (("baseline", "off", 0.0), ("gated", "required", args.min_ready)):
                 r = bump(bench, fleet, mode, ready)
                 log(f"run {i + 1}/{args.repeat} {label}: {r['seconds']:.2f} s, {r['polls']} polls, "
-                    f"{r['natsRounds']} NATS rounds")
+                    f"{r['natsRounds']} NATS rounds, gate wait after ECS (slowest service) {r['gateSecondsMax']}")
                 runs[label].append(r)
         base = statistics.median(r["seconds"] for r in runs["baseline"])
         gated = statistics.median(r["seconds"] for r in runs["gated"])
         added = gated - base
+        waits = [r["gateSecondsMax"] for r in runs["gated"] if r["gateSecondsMax"] is not None]
         per_poll = max(r["natsRounds"] / r["polls"] for r in runs["gated"] if r["polls"]) if runs["gated"] else None
         out = {
             "services": len(fleet.names),
@@ -77,8 +79,10 @@ def main() -> int:
             "baseline": summary([r["seconds"] for r in runs["baseline"]]),
             "gated": summary([r["seconds"] for r in runs["gated"]]),
             "addedSeconds": round(added, 3),
+            # the gate's own wait after ECS was done, for the slowest service of each gated run
+            "gateSecondsMax": summary(waits) if waits else None,
             "target": f"<= {args.min_ready + 1:g} s",
-            "met": added <= args.min_ready + 1,
+            "met": bool(waits) and max(waits) <= args.min_ready + 1,
             "natsRoundsPerPoll": per_poll,
             "runs": runs,
         }

@@ -75,6 +75,7 @@ class ServiceOutcome:
     diagnosis: list[dict[str, Any]] = field(default_factory=list)   # category, summary, fix per failure
     serving: dict[str, Any] | None = None                           # the NATS gate's last verdict
     rolled_back_to: str | None = None
+    gate_seconds: float | None = None   # the gate's own wait after ECS was done (minReadySeconds, NATS)
 
     @property
     def failed(self) -> bool:
@@ -84,7 +85,8 @@ class ServiceOutcome:
         return {"service": self.service, "status": self.status, "message": self.message,
                 "durationSeconds": round(self.duration, 2),
                 "stoppedTasks": [s.__dict__ for s in self.stopped_tasks],
-                "diagnosis": self.diagnosis, "serving": self.serving, "rolledBackTo": self.rolled_back_to}
+                "diagnosis": self.diagnosis, "serving": self.serving, "rolledBackTo": self.rolled_back_to,
+                "gateSeconds": round(self.gate_seconds, 3) if self.gate_seconds is not None else None}
 
     def explanation(self) -> list[str]:
         """The failure explained inline: diagnosed causes of stopped tasks, then what NATS showed."""
@@ -322,7 +324,8 @@ async def apply(
         result = await rollout.done
         ok, message = result.ok, result.message
         outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started,
-                                 serving=result.serving.as_dict() if result.serving else None)
+                                 serving=result.serving.as_dict() if result.serving else None,
+                                 gate_seconds=result.gate_seconds)
         if ok:
             try:
                 await write_tags(aws, pending_tags)  # the spec is recorded once it holds

@@ -1,8 +1,8 @@
 """Watching rollouts until they serve: one poller for every service being waited on.
 
 Each poll costs ⌈N/10⌉ DescribeServices for the services still waited on, one ListTasks per
-service whose deployment ECS already calls COMPLETED plus one DescribeTasks per 100 of their
-tasks (their health and the stability window), and one batched NATS round for all of them
+service whose deployment ECS already calls COMPLETED (from 5 such services one paginated
+ListTasks for the cluster) plus one DescribeTasks per 100 of their tasks (their health and the stability window), and one batched NATS round for all of them
 (`controller.gate`). `apply`, `rollback` and the operator all wait through `RolloutWatcher`.
 """
 from __future__ import annotations
@@ -19,6 +19,10 @@ from controller.conditions import is_ready
 from controller.errors import CloudError
 from controller.gate import EcsVerdict, GateTarget, NatsGate, ServingVerdict, Stability, ecs_verdict
 from controller.state import ServiceState, TaskState, family_revision
+
+
+CLUSTER_LIST_FROM = 5
+"""From this many services reading tasks in one poll, list the cluster's tasks once instead."""
 
 
 @dataclass
@@ -53,6 +57,7 @@ class RolloutResult:
     cause: str = ""                 # ecs_failed | rolled_back | task_stopped | deadline | not_found | ""
     stopped: list[str] = field(default_factory=list)     # new-revision task ARNs that stopped in the window
     serving: ServingVerdict | None = None                # the last NATS verdict
+    gate_seconds: float | None = None   # from ECS done (COMPLETED, tasks healthy) to passing the whole gate
 
     def __iter__(self):  # (ok, message), as callers unpack it
         return iter((self.ok, self.message))
@@ -71,6 +76,7 @@ class Rollout:
         self.health_checked = health_checked
         self.stability = Stability(min_ready)
         self.ecs: EcsVerdict | None = None
+        self.ecs_done_at: float | None = None
         self.serving: ServingVerdict | None = None
         self.tasks: list[TaskState] | None = None
         self.done: asyncio.Future[RolloutResult] = asyncio.get_running_loop().create_future()
@@ -78,7 +84,8 @@ class Rollout:
 
     def settle(self, ok: bool, message: str, cause: str = "", stopped: list[str] | None = None) -> None:
         if not self.done.done():
-            self.done.set_result(RolloutResult(ok, message, cause, stopped or [], self.serving))
+            waited = time.monotonic() - self.ecs_done_at if self.ecs_done_at is not None else None
+            self.done.set_result(RolloutResult(ok, message, cause, stopped or [], self.serving, waited))
 
 
 class RolloutWatcher:
@@ -193,8 +200,12 @@ class RolloutWatcher:
         """Live tasks of each rollout's revision: ListTasks per service, DescribeTasks in batches of 100."""
         if not rollouts:
             return
-        arns = await asyncio.gather(*(ecs.list_task_arns(self.aws, self.cluster, r.service) for r in rollouts))
-        every = [a for chunk in arns for a in chunk]
+        if len(rollouts) >= CLUSTER_LIST_FROM:  # many services at once: one paginated ListTasks for the cluster
+            every = await ecs.list_task_arns(self.aws, self.cluster)
+        else:
+            arns = await asyncio.gather(*(ecs.list_task_arns(self.aws, self.cluster, r.service) for r in rollouts))
+            every = [a for chunk in arns for a in chunk]
+        every = list(dict.fromkeys(every))
         tasks = await ecs.describe_tasks(self.aws, self.cluster, every) if every else []
         for r in rollouts:
             svc = self.last.get(r.service)
@@ -207,6 +218,8 @@ class RolloutWatcher:
     def _decide(self, r: Rollout, svc: ServiceState) -> None:
         assert r.ecs is not None
         now = time.monotonic()
+        if r.ecs.done and r.ecs_done_at is None:
+            r.ecs_done_at = now
         held, gone = r.stability.observe(r.ecs.done, r.tasks or [], now)
         if gone:
             r.settle(False, f"{len(gone)} task(s) of {r.target or 'the revision'} stopped within "
