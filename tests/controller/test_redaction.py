@@ -104,7 +104,7 @@ def _planted(make_fleet, tmp_path):
     return fleet, creds
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)  # ~14 CLI processes each; minutes on a loaded 2-core machine
 def test_a_refused_manifest_prints_no_planted_secret(make_fleet, tmp_path):
     fleet, creds = _planted(make_fleet, tmp_path)
     # every path a secret can enter through at once
@@ -123,7 +123,7 @@ def test_a_refused_manifest_prints_no_planted_secret(make_fleet, tmp_path):
     _check(results)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)  # ~14 CLI processes each; minutes on a loaded 2-core machine
 def test_a_working_fleet_prints_no_planted_secret(make_fleet, tmp_path):
     fleet, creds = _planted(make_fleet, tmp_path)
     # the canary travels as an interpolated environment value into the task definition
