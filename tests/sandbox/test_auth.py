@@ -190,6 +190,7 @@ def test_requests_through_a_loopback_proxy_work(sandbox):
         proxy.wait(5)
 
 
+@pytest.mark.timeout(300)  # two CLI runs against the sandbox: slow on a busy host
 def test_fleetctl_signs_with_the_sandbox_credentials_whatever_the_environment_holds(sandbox, tmp_path):
     outputs = json.loads(sandbox.info.outputs_path.read_text())
     assert outputs["sandbox_credentials_file"]["value"] == str(sandbox.info.credentials_file)
