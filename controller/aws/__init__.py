@@ -1,7 +1,10 @@
 """The one seam between fleetctl and AWS. Only this package imports aiobotocore.
 
-Everything above it takes and returns fleetctl's own dataclasses (controller.state).
+Everything above it takes and returns fleetctl's own dataclasses (controller.state), and needs
+only `AwsApi` (controller/aws/protocol.py): `Aws` implements it, and so does the in-memory ECS
+of the unit tests (tests/fakes/ecs.py).
 """
 from controller.aws.client import Aws
+from controller.aws.protocol import AwsApi
 
-__all__ = ["Aws"]
+__all__ = ["Aws", "AwsApi"]
