@@ -36,9 +36,8 @@ class OperatorMetrics:
                                ["service"], registry=r)
         self.fleet_suspended = Gauge("fleetctl_fleet_suspended", "1 when the whole fleet is suspended", registry=r)
         self.services = Gauge("fleetctl_services", "Services the manifest in force declares", registry=r)
-        self.leader = Gauge("fleetctl_leader", "1 while this controller holds the fleet lease and may write", registry=r)
-        self.lease_changes = Counter("fleetctl_lease_changes", "Times this controller gained or lost the fleet lease",
-                                     ["change"], registry=r)
+        self.leader = Gauge("fleetctl_leader", "1 while this controller may write (without leader election: always)",
+                            registry=r)
         self.source_reads = Counter("fleetctl_source_reads", "Reads of the manifest/terraform-outputs sources, by outcome"
                                     " (unchanged, updated, unreadable, invalid)", ["source", "outcome"], registry=r)
         self.source_ok = Gauge("fleetctl_source_ok", "1 when the last read of the source gave a valid spec", ["source"],
