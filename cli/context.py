@@ -216,3 +216,67 @@ def load_only(manifest: Path | None, tf_outputs: str | None, **kwargs: Any) -> "
         return load_manifest(find_manifest(manifest), tf_outputs=tf_values(tf_outputs), **kwargs)
     except FleetError as exc:
         fail(exc)
+
+
+def _command_line() -> str:
+    import sys
+
+    return " ".join(["fleetctl", *sys.argv[1:]])[:300]
+
+
+def fleet_lease(aws: Any, loaded: "LoadedManifest", *, wait: float, beside_controller: bool = False):
+    """The fleet's lease for this command (held while the `async with` block runs).
+
+    Waiting for another holder is announced once on stderr. The sandbox's table is created on
+    first use when the sandbox predates it. `beside_controller`: when a `controller run` holds
+    the lease, go on without it (yielding None) — for a rollback that first suspends its service,
+    which the controller then leaves alone."""
+    import contextlib
+
+    from cli import output
+    from controller.lease import LeaseTableMissing, for_fleet
+
+    fleet = loaded.fleet
+
+    def waiting(record: Any) -> None:
+        output.info(f"waiting up to {wait:.0f}s for the lease of fleet {fleet.metadata.name!r}: {record.describe()}")
+
+    @contextlib.asynccontextmanager
+    async def held():
+        lease = for_fleet(aws, fleet, command=_command_line(), wait=wait, on_wait=waiting)
+        if beside_controller:
+            from controller.lease import read
+
+            try:
+                holder = await read(aws, fleet.spec.lock.table, fleet.metadata.name)
+            except LeaseTableMissing:
+                holder = None
+            if holder is not None and holder.held() and " controller run " in f" {holder.command} ":
+                output.note(f"the controller holds the fleet's lease ({holder.describe()}); going on beside it")
+                yield None
+                return
+        try:
+            await lease.acquire()
+        except LeaseTableMissing:
+            if fleet.spec.target.kind != "sandbox" or not fleet.spec.target.endpoint:
+                raise
+            from sandbox.auth import Credentials
+            from sandbox.config import default_state_dir
+            from sandbox.infra import ensure_lock_table
+
+            credentials = fleet.spec.target.credentials_file or str(default_state_dir() / "credentials.json")
+            ensure_lock_table(fleet.spec.target.endpoint, Credentials.load(Path(credentials)), fleet.spec.lock.table)
+            await lease.acquire()
+        lease.start_renewing()
+        try:
+            yield lease
+        finally:
+            await lease.stop()
+
+    return held()
+
+
+def ecs_writes(aws: Any) -> int:
+    """ECS write calls attempted so far: once there is one, a failure is no longer 'nothing changed'."""
+    reads = ("Describe", "List", "Get", "BatchGet", "Filter")
+    return sum(n for op, n in aws.calls.items() if op.startswith("ecs.") and not op.split(".", 1)[1].startswith(reads))

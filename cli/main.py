@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cli import operator
 from cli.app import EXIT_CODES, app
-from cli.commands import fleet, manifest, observe, verify  # noqa: F401  (registers the commands)
+from cli.commands import fleet, lock, manifest, observe, verify  # noqa: F401  (registers the commands)
 from sandbox.cli import app as sandbox_app  # typer only at import time
 
 operator.register(app)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from cli import output
-from cli.options import duration_option
+from cli.options import LockTimeoutOpt, duration_option
 from controller.errors import FleetError
 
 
@@ -68,8 +68,11 @@ def controller_run(
                                                   "container [env FLEETCTL_HEALTH_HOST]")] = "127.0.0.1",
     log_format: Annotated[TextOrJson, typer.Option("--log-format", envvar="FLEETCTL_LOG_FORMAT",
                                                    help="log lines as text or JSON [env FLEETCTL_LOG_FORMAT]")] = TextOrJson.text,
+    lock_timeout: LockTimeoutOpt = "3m",  # type: ignore[assignment]
 ) -> None:
-    """Reconcile continuously: heal drift, follow manifest edits, back off per service. SIGTERM stops cleanly."""
+    """Reconcile continuously: heal drift, follow manifest edits, back off per service. SIGTERM stops cleanly.
+
+    Holds the fleet's lease while it runs: a user's apply waits for it or is told who holds it."""
     import asyncio
     import logging
     import signal
@@ -95,10 +98,25 @@ def controller_run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s)", manifest,
-                                                      format_duration(interval))
-        await op.run(stop)
-        logging.getLogger("fleetctl.controller").info("controller stopped after %d passes", op.stats.passes)
+        from cli.context import aws_for, fleet_lease
+        from controller.lease import LeaseLost
+
+        await op.refresh_spec()  # the fleet whose lease to take (run() reads the source again)
+        if op.loaded is None:
+            raise FleetError(f"cannot load the manifest: {op._spec.error}")
+        loaded = op.loaded
+        async with aws_for(loaded) as aws, fleet_lease(aws, loaded, wait=lock_timeout) as lease:
+            lost = asyncio.create_task(lease.lost.wait())
+            lost.add_done_callback(lambda _t: stop.set())  # lease taken over: finish in-flight calls, stop
+            logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s, lease token %s)",
+                                                          manifest, format_duration(interval), lease.token)
+            try:
+                await op.run(stop)
+            finally:
+                lost.cancel()
+            logging.getLogger("fleetctl.controller").info("controller stopped after %d passes", op.stats.passes)
+            if lease.lost.is_set():
+                raise LeaseLost(f"lost the lease of fleet {loaded.fleet.metadata.name!r}; stopped")
 
     try:
         asyncio.run(run())

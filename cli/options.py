@@ -109,3 +109,7 @@ def gate_auth(creds: Optional[Path], user: Optional[str], password: Optional[str
     if creds is not None and not creds.is_file():
         raise FleetError(f"{creds}: no such credentials file")
     return ProbeAuth(creds_file=creds, user=user, password=password)
+
+
+LockTimeoutOpt = Annotated[float, duration_option(
+    "--lock-timeout", help="how long to wait for the fleet's lease while another writer holds it (then exit 2)")]

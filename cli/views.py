@@ -167,6 +167,13 @@ def apply_summary(result: ApplyResult, verb: str = "apply") -> None:
             con.print(f"  {o.service}: {o.message}", markup=False)
             for line in o.explanation():
                 con.print(f"    {line}", markup=False)
+    if not result.ok and result.changed:
+        # after a failure that changed things: per service, what was done and what was not
+        con.print("per service (done / not done):")
+        for o in result.outcomes.values():
+            if o.done or o.not_done:
+                con.print(f"  {o.service}: done: {'; '.join(o.done) or '-'} / not done: {'; '.join(o.not_done) or '-'}",
+                          markup=False)
 
 
 def status_table(rows: list[ServiceStatus], invocation: Any = None) -> None:

@@ -34,6 +34,7 @@ from controller.plan import (
     AdoptServiceAction,
     ConfigureAutoscalingAction,
     OwnershipError,
+    TD_HASH_TAG,
     CreateServiceAction,
     DeleteServiceAction,
     Plan,
@@ -76,6 +77,9 @@ class ServiceOutcome:
     serving: dict[str, Any] | None = None                           # the NATS gate's last verdict
     rolled_back_to: str | None = None
     gate_seconds: float | None = None   # the gate's own wait after ECS was done (minReadySeconds, NATS)
+    # the account of a service's actions: what was done, what was not (summaries, in order)
+    done: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -84,6 +88,7 @@ class ServiceOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {"service": self.service, "status": self.status, "message": self.message,
                 "durationSeconds": round(self.duration, 2),
+                "done": list(self.done), "notDone": list(self.not_done),
                 "stoppedTasks": [s.__dict__ for s in self.stopped_tasks],
                 "diagnosis": self.diagnosis, "serving": self.serving, "rolledBackTo": self.rolled_back_to,
                 "gateSeconds": round(self.gate_seconds, 3) if self.gate_seconds is not None else None}
@@ -107,6 +112,11 @@ class ApplyResult:
     def ok(self) -> bool:
         return not any(o.failed for o in self.outcomes.values())
 
+    @property
+    def changed(self) -> bool:
+        """Whether any write completed (a failed apply that changed nothing can say so)."""
+        return any(o.done for o in self.outcomes.values())
+
 
 @dataclass
 class ApplyOptions:
@@ -123,12 +133,14 @@ class ApplyOptions:
 
 
 async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan, *,
-                               tag: bool = True) -> tuple[str | None, dict[str, str] | None]:
+                               tag: bool = True, done: list[str] | None = None) -> tuple[str | None, dict[str, str] | None]:
     """Run one service's actions in order.
 
     Returns the family:revision the service should now run, and the tags still to write when
-    `tag` is False (the caller writes them once the rollout holds).
+    `tag` is False (the caller writes them once the rollout holds). Each action that completed
+    is appended to `done` (its summary), so a failure can say what was and was not done.
     """
+    done = done if done is not None else []
     registered: str | None = None
     created_arn: str = ""
     target: str | None = None
@@ -139,7 +151,9 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
         elif isinstance(action, RegisterTaskDefinitionAction):
             registered = await register_if_changed(aws, action.input, action.reuse_candidate)
             target = registered
-        elif isinstance(action, CreateServiceAction):
+            done.append(f"{action.summary()}: {family_revision(registered)}")
+            continue
+        if isinstance(action, CreateServiceAction):
             params = dict(action.input)
             if registered:
                 params["taskDefinition"] = registered
@@ -162,12 +176,14 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
                 await ecs.tag_resource(aws, action.arn, tags)
             else:
                 pending = {"arn": action.arn, **tags}
+                continue  # written by the caller once the rollout holds
         elif isinstance(action, DeleteServiceAction):
             await ecs.delete_service(aws, cluster, action.service)
         elif isinstance(action, ConfigureAutoscalingAction):
             await autoscaling.configure(aws, action.scaling, action.arn or created_arn)
         elif isinstance(action, RemoveAutoscalingAction):
             await autoscaling.remove(aws, action.resource_id, action.arn)
+        done.append(action.summary())
     return (family_revision(target) if target else None), pending
 
 
@@ -177,19 +193,23 @@ async def write_tags(aws: Aws, pending: dict[str, str] | None) -> None:
         await ecs.tag_resource(aws, arn, {k: v for k, v in pending.items() if k != "arn"})
 
 
+def _same_content(params: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    want = normalize.task_definition(params)
+    return lambda live: normalize.task_definition(live) == want
+
+
 async def register_if_changed(aws: Aws, params: dict[str, Any], candidate: str | None) -> str:
-    """Register a task definition unless `candidate` (a revision or a family's latest) holds this content."""
-    if candidate is None:
-        return await ecs.register_task_definition(aws, params)
-    try:
-        latest = await ecs.describe_task_definition(aws, candidate)
-    except CloudError as exc:
-        if exc.code not in ("ClientException", "InvalidParameterException", "ResourceNotFoundException"):
-            raise
-        latest = None
-    if latest is not None and normalize.task_definition(latest) == normalize.task_definition(params):
-        return latest["taskDefinitionArn"]
-    return await ecs.register_task_definition(aws, params)
+    """The revision that holds this content: `candidate` (the revision fleetctl gave the service
+    before a rollback) when it does, else one registered at most once (see
+    `ecs.register_task_definition_once`: a lost reply or an earlier stopped run adds no revision)."""
+    same = _same_content(params)
+    if candidate is not None and ":" in family_revision(candidate):
+        found = await ecs.describe_task_definition_tagged(aws, candidate)
+        if found is not None and same(found[0]):
+            return found[0]["taskDefinitionArn"]
+    td_hash = next((t["value"] for t in params.get("tags", []) if t["key"] == TD_HASH_TAG), "")
+    return await ecs.register_task_definition_once(aws, params, hash_tag=TD_HASH_TAG, content_hash=td_hash,
+                                                   matches=same)
 
 
 _REQUEST_ID = re.compile(r"(request id|RequestId|requestId)[:=]\s*[0-9a-fA-F-]{8,}")
@@ -271,6 +291,7 @@ async def apply(
     cluster = plan.cluster
     since = clock()
     outcomes: dict[str, ServiceOutcome] = {}
+    accounts: dict[str, list[str]] = {}  # per service, the actions done so far
     sem = asyncio.Semaphore(options.concurrency)
     watcher = RolloutWatcher(aws, cluster, reporter, options.poll_interval, gate=options.gate,
                              min_ready=options.min_ready)
@@ -300,22 +321,28 @@ async def apply(
             results = await asyncio.gather(*(asyncio.shield(ready[d]) for d in deps))
             bad = [d for d, ok in zip(deps, results) if not ok]
             if bad:
-                finish(ServiceOutcome(sp.service, "skipped", f"dependency not Ready: {', '.join(bad)}"))
+                finish(ServiceOutcome(sp.service, "skipped", f"dependency not Ready: {', '.join(bad)}",
+                                      not_done=[a.summary() for a in sp.actions]))
                 return
+        done: list[str] = []
+        accounts[sp.service] = done
         async with sem:
             for a in sp.actions:
                 reporter.action(sp.service, a.summary())
             try:
-                target, pending_tags = await execute_service_plan(aws, cluster, fleet_name, sp, tag=not options.wait)
+                target, pending_tags = await execute_service_plan(aws, cluster, fleet_name, sp, tag=not options.wait,
+                                                                  done=done)
             except CloudError as exc:
-                finish(ServiceOutcome(sp.service, "failed", str(exc), duration=time.monotonic() - started))
+                finish(ServiceOutcome(sp.service, "failed", str(exc), duration=time.monotonic() - started,
+                                      done=done, not_done=[a.summary() for a in sp.actions][len(done):]))
                 return
         if any(isinstance(a, DeleteServiceAction) for a in sp.actions):
-            finish(ServiceOutcome(sp.service, "deleted", "service deleted", duration=time.monotonic() - started))
+            finish(ServiceOutcome(sp.service, "deleted", "service deleted", duration=time.monotonic() - started,
+                                  done=done))
             return
         if not options.wait:
             finish(ServiceOutcome(sp.service, "applied", "changes applied; not waiting",
-                                  duration=time.monotonic() - started))
+                                  duration=time.monotonic() - started, done=done))
             return
         watched = target if sp.rolls_out or target else None
         rollout = watcher.watch(sp.service, watched, options.timeout, since,
@@ -324,14 +351,19 @@ async def apply(
         result = await rollout.done
         ok, message = result.ok, result.message
         outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started,
-                                 serving=result.serving.as_dict() if result.serving else None,
+                                 done=done, serving=result.serving.as_dict() if result.serving else None,
                                  gate_seconds=result.gate_seconds)
         if ok:
             try:
                 await write_tags(aws, pending_tags)  # the spec is recorded once it holds
+                if tag_summary:
+                    done.append(tag_summary)
             except CloudError as exc:
                 outcome.status = "failed"
                 outcome.message += f" (could not record the applied spec: {exc})"
+        outcome.not_done = [f"rollout to {target}"] if not ok and target else []
+        if tag_summary and tag_summary not in done:
+            outcome.not_done.append(tag_summary)
         if not ok:
             await _fail(outcome, result, watched, time.monotonic() - started)
         outcome.duration = time.monotonic() - started
@@ -391,7 +423,9 @@ async def apply(
             reason = "stopped: another service failed (--fail-fast)" if ff in done else "overall timeout reached"
             for sp in plan.services:
                 if sp.service not in outcomes:
-                    finish(ServiceOutcome(sp.service, "failed", reason))
+                    done = accounts.get(sp.service, [])
+                    finish(ServiceOutcome(sp.service, "failed", reason, done=list(done),
+                                          not_done=[a.summary() for a in sp.actions][len(done):]))
         else:
             gathered.result()
         if ff:

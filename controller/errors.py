@@ -47,6 +47,8 @@ class CloudError(FleetError):
     code: str
     message: str
     exit_code: int = field(default=2)
+    # throttling, a 5xx or a connection that failed: the same call may succeed when repeated
+    retryable: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__init__(str(self))

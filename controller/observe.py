@@ -14,7 +14,7 @@ from controller.aws.client import Aws
 from controller.errors import FleetError
 from controller.manifest.lint import parse_image
 from controller.manifest.models import Fleet
-from controller.plan import recorded_as_desired
+from controller.plan import record_is_current, recorded_as_desired
 from controller.render import FLEET_TAG, RenderedService
 from controller.state import ObservedFleet, ServiceState, family_revision
 from controller.concurrency import gather
@@ -64,9 +64,13 @@ async def observe_fleet(
     wanted = {r.name: r for r in desired}
     to_read: set[str] = set()
     for name, svc in services.items():
-        if svc.status == "INACTIVE" or not read_task_definitions:
+        if svc.status == "INACTIVE" or recorded_as_desired(wanted[name], svc):
             continue
-        if not recorded_as_desired(wanted[name], svc) and cache.get(svc.task_definition) is None:
+        # apply skips reading what the tags show as changed, but a missing or stale record says
+        # nothing about the live content: read it, so a service already on it is not rolled again
+        if not read_task_definitions and record_is_current(svc):
+            continue
+        if cache.get(svc.task_definition) is None:
             to_read.add(svc.task_definition)
 
     async def read(td: str) -> None:

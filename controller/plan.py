@@ -333,6 +333,10 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     primary = current.primary
     if td_changed and primary is not None and primary.rollout_state in (None, "COMPLETED"):
         previous = live  # what runs now completed its rollout: the revision to go back to
+    elif not td_changed and not record_is_current(current) and current.tags.get(TASK_DEF_TAG):
+        # the live revision already holds the manifest's content but was never recorded (a run
+        # stopped between UpdateService and the tag): the recorded revision is the one before it
+        previous = current.tags[TASK_DEF_TAG]
     tag = TagServiceAction(r.name, current.arn, r.td_hash, None if td_changed else live, previous)
     if td_changed or any(current.tags.get(k) != v for k, v in tag.tags(fleet_name, None).items()):
         actions.append(tag)
@@ -344,6 +348,14 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     return actions
 
 
+def record_is_current(svc: ServiceState) -> bool:
+    """The service's tags describe its live revision (whatever content they record). When they do
+    not — missing, or naming another revision — only the live task definition itself can say
+    whether it already holds the manifest's content."""
+    return (svc.tags.get(TASK_DEF_TAG) == family_revision(svc.task_definition)
+            and TD_HASH_TAG in svc.tags)
+
+
 def recorded_as_desired(r: RenderedService, svc: ServiceState) -> bool:
     """The service's tags show that its live revision holds exactly the rendered task definition."""
     return (svc.tags.get(TASK_DEF_TAG) == family_revision(svc.task_definition)
@@ -351,7 +363,7 @@ def recorded_as_desired(r: RenderedService, svc: ServiceState) -> bool:
 
 
 def _service_view(create: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in create.items() if k not in ("cluster", "tags")}
+    return {k: v for k, v in create.items() if k not in ("cluster", "tags", "clientToken")}
 
 
 def _yaml(obj: Any) -> list[str]:

@@ -166,6 +166,11 @@ def content_hash(body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def client_token(fleet_name: str, service: str, digest: str) -> str:
+    """CreateService's idempotency token (at most 36 ASCII characters)."""
+    return hashlib.sha256(f"{fleet_name}/{service}/{digest}".encode()).hexdigest()[:32]
+
+
 def spec_hash(task_def: dict[str, Any], settings: dict[str, Any]) -> str:
     """Content hash of everything a service should be."""
     return content_hash({"taskDefinition": task_def, "service": settings})
@@ -183,6 +188,9 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
         settings["desiredCount"] = spec.autoscaling.min  # at creation; then autoscaling moves it within [min, max]
     digest = spec_hash(td, {**settings, **({"autoscaling": scaling.hash} if scaling else {})})
     td_digest = content_hash(td)
+    # the revision carries the hash of the content it was registered from: a retry or a re-run
+    # finds it instead of registering the same content again (the hash is of the rest)
+    td["tags"].append({"key": TD_HASH_TAG, "value": td_digest})
     create: dict[str, Any] = {
         "cluster": fleet.spec.target.cluster,
         "serviceName": svc.name,
@@ -195,6 +203,8 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
             {"key": FLEET_TAG, "value": fleet.metadata.name},
             {"key": TD_HASH_TAG, "value": td_digest},
         ],
+        # a repeated CreateService (lost reply) of the same fleet, service and content is one create
+        "clientToken": client_token(fleet.metadata.name, svc.name, digest),
     }
     update: dict[str, Any] = {
         "cluster": fleet.spec.target.cluster,

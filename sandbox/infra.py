@@ -164,6 +164,7 @@ def create(
             secret_arns[key] = sm.create_secret(Name=name, SecretString=value)["ARN"]
         except sm.exceptions.ResourceExistsException:
             secret_arns[key] = sm.put_secret_value(SecretId=name, SecretString=value)["ARN"]
+    lock_table = ensure_lock_table(endpoint_url, credentials)
 
     outputs = {
         "aws_endpoint_url": output(endpoint_url),
@@ -186,9 +187,28 @@ def create(
         "nats_credentials_secret_arn": output(secret_arns["nats"]),
         "nats_fleetctl_password_secret_arn": output(secret_arns["nats_fleetctl"]),
         "sandbox_credentials_file": output(str(paths.credentials)),
+        "fleet_lock_table_name": output(lock_table),
     }
     write_json(paths.outputs, outputs)
     return outputs
+
+
+LOCK_TABLE_NAME = "fleetctl-locks"
+
+
+def ensure_lock_table(endpoint_url: str, credentials: Credentials, name: str = LOCK_TABLE_NAME) -> str:
+    """The DynamoDB table of fleet leases (controller/lease.py), as terraform creates it. Idempotent."""
+    ddb = aws.client("dynamodb", endpoint_url, credentials)
+    try:
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "fleet", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "fleet", "AttributeType": "S"}],
+        )
+    except ddb.exceptions.ResourceInUseException:
+        pass
+    return name
 
 
 def ensure(

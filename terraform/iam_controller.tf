@@ -313,6 +313,13 @@ data "aws_iam_policy_document" "controller" {
     actions   = ["elasticloadbalancing:DescribeTargetHealth"]
     resources = ["*"]
   }
+
+  statement {
+    # The fleet's lease: read, take, renew and release the item of this fleet (conditional writes).
+    sid       = "FleetLease"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.fleet_lock.arn]
+  }
 }
 
 resource "aws_iam_policy" "controller" {

@@ -128,3 +128,8 @@ output "controller_execution_role_arn" {
   description = "Execution role of the fleetctl controller task."
   value       = aws_iam_role.controller_execution.arn
 }
+
+output "fleet_lock_table_name" {
+  description = "DynamoDB table of fleetctl's per-fleet lease (manifest spec.lock.table)."
+  value       = aws_dynamodb_table.fleet_lock.name
+}

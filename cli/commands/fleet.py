@@ -7,10 +7,12 @@ import typer
 
 from cli import output
 from cli.app import app
-from cli.context import Invocation, check_services, resolve_manifest, run_fleet
+from controller.errors import FleetError
+from cli.context import Invocation, check_services, ecs_writes, fleet_lease, resolve_manifest, run_fleet
 from cli.options import (
     AdoptOpt,
     Format,
+    LockTimeoutOpt,
     FormatOpt,
     GateCredsOpt,
     GatePasswordOpt,
@@ -96,10 +98,13 @@ def apply(
     creds: GateCredsOpt = None,
     user: GateUserOpt = None,
     password: GatePasswordOpt = None,
+    lock_timeout: LockTimeoutOpt = "3m",  # type: ignore[assignment]
 ) -> None:
     """Drive ECS to the manifest and wait until every rollout serves: ECS done, new tasks healthy and
     stable for minReadySeconds, NATS showing the new version on every subject; a failed one is
-    rolled back and explained. Exit 0 all Ready, 1 a service failed, 2 error.
+    rolled back and explained. Exit 0 all Ready, 1 a service failed (once changes began: with what
+    was and was not done per service), 2 error with nothing changed (usage, manifest, the fleet's
+    lease held by another writer).
 
     With -s, only the named services are planned and applied (never pruned: --prune needs the whole
     fleet); their dependencies outside the selection are not waited for."""
@@ -118,34 +123,42 @@ def apply(
         fleet = loaded.fleet
         rollout = fleet.spec.rollout
         selected = check_services(loaded, service)
-        rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False, only=selected,
-                                   adopt=frozenset(adopt or ()))
-        if rec.plan.is_empty:
-            output.info(f"in sync: nothing to do for {len(rec.rendered)} services")
-        deps = dependencies(fleet)
-        if selected is not None:
-            deps = {name: [d for d in deps[name] if d in selected] for name in selected}
-        gate = NatsGate(rec.fleet, "off")
-        gate.state = "unused"
-        if wait and not rec.plan.is_empty:
-            gate = await open_gate(rec.fleet, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
-            if (warning := skip_warning(gate)) is not None:
-                output.note(warning)
-        options = ApplyOptions(wait=wait, timeout=min(timeout, rollout.progress_deadline_seconds),
-                               overall_timeout=overall_timeout, fail_fast=fail_fast,
-                               concurrency=fleet.spec.max_concurrency, poll_interval=_poll_interval(fleet),
-                               min_ready=rollout.min_ready_seconds, gate=gate, fleet=rec.fleet)
-        try:
-            with views.ConsoleReporter(next_steps=invocation) as reporter:
-                result = await apply_plan(rec.plan, aws, fleet_name=fleet.metadata.name, dependencies=deps,
-                                          observed=rec.observed.services, options=options, reporter=reporter)
-        finally:
-            await gate.close()
+        async with fleet_lease(aws, loaded, wait=lock_timeout) as lease:
+            try:
+                # observed under the lease: the plan starts from what the previous writer left
+                rec = await reconcile_plan(aws, fleet, prune=prune, read_task_definitions=False, only=selected,
+                                           adopt=frozenset(adopt or ()))
+                if rec.plan.is_empty:
+                    output.info(f"in sync: nothing to do for {len(rec.rendered)} services")
+                deps = dependencies(fleet)
+                if selected is not None:
+                    deps = {name: [d for d in deps[name] if d in selected] for name in selected}
+                gate = NatsGate(rec.fleet, "off")
+                gate.state = "unused"
+                if wait and not rec.plan.is_empty:
+                    gate = await open_gate(rec.fleet, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
+                    if (warning := skip_warning(gate)) is not None:
+                        output.note(warning)
+                options = ApplyOptions(wait=wait, timeout=min(timeout, rollout.progress_deadline_seconds),
+                                       overall_timeout=overall_timeout, fail_fast=fail_fast,
+                                       concurrency=fleet.spec.max_concurrency, poll_interval=_poll_interval(fleet),
+                                       min_ready=rollout.min_ready_seconds, gate=gate, fleet=rec.fleet)
+                try:
+                    with views.ConsoleReporter(next_steps=invocation) as reporter:
+                        result = await lease.run_while_held(
+                            apply_plan(rec.plan, aws, fleet_name=fleet.metadata.name, dependencies=deps,
+                                       observed=rec.observed.services, options=options, reporter=reporter))
+                finally:
+                    await gate.close()
+            except FleetError as exc:
+                if ecs_writes(aws):
+                    exc.exit_code = output.EXIT_FOUND  # changes began: not "nothing was changed"
+                raise
         return rec, result, gate
 
     rec, result, gate = run_fleet(invocation.manifest, tf_outputs, body, start_sandbox=True)
     if output_format is TextOrJson.json:
-        output.emit_json({"ok": result.ok, "plan": rec.plan.as_dict(), "natsGate": gate.summary(),
+        output.emit_json({"ok": result.ok, "changed": result.changed, "plan": rec.plan.as_dict(), "natsGate": gate.summary(),
                           "polls": result.polls, "natsRounds": result.nats_rounds,
                           "services": [o.as_dict() for o in result.outcomes.values()]})
     else:
@@ -271,24 +284,25 @@ def rollback(
     suspend: Annotated[bool, typer.Option("--suspend/--no-suspend",
                                           help="suspend the controller's reconcile of SERVICE first, so it does not "
                                                "roll forward again (`fleetctl controller resume SERVICE` undoes)")] = True,
-    nats_gate: NatsGateOpt = None,
+@@HEADBODY@@    nats_gate: NatsGateOpt = None,
     creds: GateCredsOpt = None,
     user: GateUserOpt = None,
     password: GatePasswordOpt = None,
 ) -> None:
     """Put SERVICE back on its previous completed task definition and wait for the rollout gate.
     Exit 0 Ready, 1 failed, 2 error."""
-    from cli import views
+@@END@@    from cli import views
     from controller.rollback import rollback as do_rollback
 
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
 
     async def body(loaded: Any, aws: Any) -> Any:
         check_services(loaded, service)
-        if suspend:
-            from controller.suspend import suspend as suspend_service
+        async with fleet_lease(aws, loaded, wait=lock_timeout, beside_controller=suspend) as lease:
+            if suspend:
+                from controller.suspend import suspend as suspend_service
 
-            await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
+@@HEADBODY@@            await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
                                   by="rollback")
             output.note(f"suspended {service}: the controller leaves it alone until "
                         f"`{invocation.command('controller resume', service, manifest_flag=True)}` "
@@ -311,7 +325,7 @@ def rollback(
                                          fleet=fleet, min_ready=fleet.spec.rollout.min_ready_seconds)
         finally:
             await gate.close()
-
+@@END@@
     result = run_fleet(invocation.manifest, tf_outputs, body)
     typer.echo(f"{service}: {result.from_revision} -> {result.to_revision}: {'ok' if result.ok else 'FAILED'} {result.message}")
     for s in result.stopped:

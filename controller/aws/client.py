@@ -148,17 +148,20 @@ class Aws:
         reads = ("Describe", "List", "Get", "BatchGet", "Filter")
         return sum(n for op, n in self.calls.items() if not op.split(".", 1)[1].startswith(reads))
 
-    async def client(self, service: str) -> Any:
-        if service in self._clients:
-            return self._clients[service]
+    async def client(self, service: str, *, retries: bool = True) -> Any:
+        """The client for `service`; `retries=False`: one without botocore's retries, for writes
+        whose repetition the caller makes idempotent itself (a look-up before each attempt)."""
+        key = service if retries else f"{service}/once"
+        if key in self._clients:
+            return self._clients[key]
         async with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 from aiobotocore.config import AioConfig
 
                 assert self._stack is not None, "use `async with Aws(...)`"
                 config = AioConfig(
                     region_name=self.region,
-                    retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+                    retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts if retries else 1},
                     connect_timeout=self.connect_timeout,
                     read_timeout=self.read_timeout,
                     max_pool_connections=self.max_pool_connections,
@@ -168,19 +171,21 @@ class Aws:
                     kwargs["endpoint_url"] = self.endpoint_url
                 if self.sandbox_credentials:
                     kwargs.update(_sandbox_credentials(service, self.sandbox_credentials))
-                self._clients[service] = await self._stack.enter_async_context(
+                self._clients[key] = await self._stack.enter_async_context(
                     self._session.create_client(service, **kwargs)
                 )
-        return self._clients[service]
+        return self._clients[key]
 
-    async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
-        """Call `operation` (snake_case) with botocore retries and a bound on total time."""
+    async def call(self, service: str, operation: str, /, *, _retries: bool = True, **params: Any) -> dict[str, Any]:
+        """Call `operation` (snake_case) with botocore retries (unless `_retries=False`) and a
+        bound on total time."""
         try:
-            client = await self.client(service)
+            client = await self.client(service, retries=_retries)
             return await asyncio.wait_for(getattr(client, operation)(**params), self.call_timeout)
         except asyncio.TimeoutError:
             raise CloudError(_op_name(service, operation), "Timeout",
-                             f"no answer within {self.call_timeout:.0f}s from {self.endpoint_url or 'AWS'}") from None
+                             f"no answer within {self.call_timeout:.0f}s from {self.endpoint_url or 'AWS'}",
+                             retryable=True) from None
         except Exception as exc:  # botocore errors are mapped to one FleetError
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
 
@@ -207,6 +212,14 @@ def _sandbox_credentials(service: str, path: str) -> dict[str, str]:
         raise CloudError(service, "SandboxCredentials", str(exc)) from None
 
 
+RETRYABLE_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestLimitExceeded",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestThrottledException",
+    "ServerException", "InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
+    "RequestTimeout", "RequestTimeoutException",
+})
+
+
 def _op_name(service: str, operation: str) -> str:
     return f"{service}:{''.join(p.capitalize() for p in operation.split('_'))}"
 
@@ -223,9 +236,13 @@ def _cloud_error(service: str, operation: str, exc: Exception, endpoint: str | N
     op = _op_name(service, operation)
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return CloudError(op, err.get("Code", "ClientError"), err.get("Message", str(exc)))
+        code = err.get("Code", "ClientError")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return CloudError(op, code, err.get("Message", str(exc)),
+                          retryable=status >= 500 or status == 429 or code in RETRYABLE_CODES)
     if isinstance(exc, EndpointConnectionError):
-        return CloudError(op, "EndpointConnectionError", f"cannot reach {endpoint or 'the AWS endpoint'}: {exc}")
+        return CloudError(op, "EndpointConnectionError", f"cannot reach {endpoint or 'the AWS endpoint'}: {exc}",
+                          retryable=True)
     if isinstance(exc, NoCredentialsError):
         return CloudError(op, "NoCredentials", "no AWS credentials found (environment, profile or instance role)")
     if isinstance(exc, NoRegionError):
@@ -237,5 +254,6 @@ def _cloud_error(service: str, operation: str, exc: Exception, endpoint: str | N
     from botocore.exceptions import BotoCoreError
 
     if isinstance(exc, (BotoCoreError, OSError)):
-        return CloudError(op, type(exc).__name__, str(exc))
+        # connection closed/reset, read timeouts: the server may or may not have acted
+        return CloudError(op, type(exc).__name__, str(exc), retryable=True)
     raise exc

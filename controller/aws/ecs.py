@@ -1,6 +1,9 @@
 """ECS and ECR operations, batched as the APIs allow, returning controller.state values."""
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Callable
 from typing import Any
 
 from controller.aws.client import Aws
@@ -47,8 +50,74 @@ async def register_task_definition(aws: Aws, params: dict[str, Any]) -> str:
     return resp["taskDefinition"]["taskDefinitionArn"]
 
 
+async def describe_task_definition_tagged(aws: Aws, task_definition: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """A task definition (a family name: its latest ACTIVE revision) and its tags; None if there is none."""
+    from controller.errors import CloudError
+
+    try:
+        resp = await aws.call("ecs", "describe_task_definition", taskDefinition=task_definition, include=["TAGS"])
+    except CloudError as exc:
+        if exc.code in ("ClientException", "InvalidParameterException", "ResourceNotFoundException"):
+            return None
+        raise
+    return resp["taskDefinition"], {t["key"]: t["value"] for t in resp.get("tags", []) or []}
+
+
+async def register_task_definition_once(
+    aws: Aws,
+    params: dict[str, Any],
+    *,
+    hash_tag: str,
+    content_hash: str,
+    matches: Callable[[dict[str, Any]], bool],
+    attempts: int | None = None,
+    backoff: float = 0.2,
+) -> str:
+    """Register a task definition at most once for one content, even when replies are lost.
+
+    Before every attempt the family's latest ACTIVE revision is read (with its tags): when it
+    carries `hash_tag: content_hash` (or `matches` its content), it is the revision to use — one
+    registered by an earlier attempt whose reply was lost, or by a run that stopped before using
+    it. RegisterTaskDefinition itself is sent without botocore's retries: a retry inside botocore
+    could not look first.
+    """
+    from controller.errors import CloudError
+
+    attempts = attempts or aws.max_attempts
+    family = params["family"]
+    for attempt in range(attempts):
+        found = await describe_task_definition_tagged(aws, family)
+        if found is not None:
+            td, tags = found
+            if tags.get(hash_tag) == content_hash or matches(td):
+                return td["taskDefinitionArn"]
+        try:
+            resp = await aws.call("ecs", "register_task_definition", _retries=False, **params)
+        except CloudError as exc:
+            if not exc.retryable or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(backoff * 2 ** attempt, 5.0) * (0.5 + random.random()))
+            continue
+        return resp["taskDefinition"]["taskDefinitionArn"]
+    raise AssertionError("unreachable")
+
+
 async def create_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
-    resp = await aws.call("ecs", "create_service", **params)
+    """CreateService with the caller's clientToken. A retry after a lost reply finds the service
+    created: ECS answers the same token with the same service; where an endpoint refuses the
+    second create instead, the service is read back when it carries this token's tags."""
+    from controller.errors import CloudError
+
+    try:
+        resp = await aws.call("ecs", "create_service", **params)
+    except CloudError as exc:
+        if exc.code not in ("InvalidParameterException", "ClientException"):
+            raise
+        found = (await describe_services(aws, params["cluster"], [params["serviceName"]])).get(params["serviceName"])
+        want = {t["key"]: t["value"] for t in params.get("tags", [])}
+        if found is None or found.status != "ACTIVE" or any(found.tags.get(k) != v for k, v in want.items()):
+            raise
+        return found
     return service_state(resp["service"])
 
 

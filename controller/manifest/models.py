@@ -332,8 +332,17 @@ class MetadataSpec(Model):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+class LockSpec(Model):
+    """Where the fleet's lease lives: one writer (apply, rollback, prune, the operator) at a time."""
+
+    table: str = Field("fleetctl-locks", min_length=3, max_length=255,
+                       description="DynamoDB table holding one lease item per fleet (terraform output "
+                                   "`fleet_lock_table_name`)")
+
+
 class FleetSpec(Model):
     target: TargetSpec
+    lock: LockSpec = Field(default_factory=LockSpec, description="the fleet's lease (one writer at a time)")
     nats: NatsSpec
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
     services: list[ServiceSpec] = Field(min_length=1)

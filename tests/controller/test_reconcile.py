@@ -128,7 +128,9 @@ async def test_changing_one_image_rolls_only_that_service(make_fleet, sandbox_ha
     writes = {op: n for op, n in aws.calls.items() if op.split(".")[1] in
               ("RegisterTaskDefinition", "UpdateService", "TagResource", "CreateService")}
     assert writes == {"ecs.RegisterTaskDefinition": 1, "ecs.UpdateService": 1, "ecs.TagResource": 1}
-    assert aws.calls["ecs.DescribeTaskDefinition"] == 0  # the tags already say the revision differs
+    # the tags already say the revision differs: only the family's latest revision is read, the
+    # look-up before registering that lets a lost reply or a stopped run add no second revision
+    assert aws.calls["ecs.DescribeTaskDefinition"] == 1
 
     again = run_cli("plan", str(fleet.manifest), "--tf-outputs", str(fleet.outputs))
     assert again.code == 0

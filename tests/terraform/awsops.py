@@ -30,7 +30,7 @@ import botocore.session
 from botocore import xform_name
 
 CLIENTS = ("ecs", "logs", "ecr", "ec2", "elbv2", "secretsmanager", "ssm", "sts", "application-autoscaling",
-           "cloudwatch", "s3", "iam")
+           "cloudwatch", "s3", "iam", "dynamodb")
 
 IAM_PREFIX = {
     "s3": "s3",
@@ -45,6 +45,7 @@ IAM_PREFIX = {
     "application-autoscaling": "application-autoscaling",
     "cloudwatch": "cloudwatch",
     "iam": "iam",
+    "dynamodb": "dynamodb",
 }
 
 _CLIENT_NAME = re.compile(r"^_*(?P<svc>[a-z0-9]+?)(_client)?$")

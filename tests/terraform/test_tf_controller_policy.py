@@ -127,6 +127,11 @@ def test_policy_is_least_privilege(policy_statements, policy_actions):
             assert statement["resources"] == ["${aws_iam_role.task_execution.arn}", "${aws_iam_role.task.arn}"]
             assert statement["condition"][0]["variable"] == "iam:PassedToService"
             assert statement["condition"][0]["values"] == ["ecs-tasks.amazonaws.com"]
+        # The lease: item reads and conditional updates on the lease table only.
+        if any(a.startswith("dynamodb:") for a in statement["actions"]):
+            assert sorted(statement["actions"]) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+            assert statement["resources"] == ["${aws_dynamodb_table.fleet_lock.arn}"]
+            continue
         if writes & set(statement["actions"]):
             assert statement["resources"] != ["*"] and statement.get("condition"), statement["sid"]
         if statement["resources"] == ["*"]:
