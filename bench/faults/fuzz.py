@@ -97,6 +97,8 @@ def mutate(text: str, rng: random.Random) -> str:
         lol = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
             f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
         return lol + text
+    if "&a [" in text:  # anchors and aliases: walking the expanded document is the bomb itself
+        return text
     doc = yaml.safe_load(text)
     paths = _paths(doc)
     path = rng.choice(paths)
