@@ -51,6 +51,7 @@ def _families(fleet) -> list[str]:
     return [f"{fleet.name}-{s['name']}" for s in fleet.doc["spec"]["services"]]
 
 
+@pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
 def test_dropped_replies_add_no_revision(make_fleet, sandbox_handle, proxied):
     fleet = _fleet(make_fleet, proxied)
     # a fifth of all calls: the server acts, the reply is lost
@@ -68,6 +69,7 @@ def test_dropped_replies_add_no_revision(make_fleet, sandbox_handle, proxied):
     assert _plan(fleet).code == 0  # converged
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("after_writes", [6])  # bench/faults/run.py tries five points
 def test_sigkill_mid_apply_then_rerun_finishes_without_a_second_rollout(make_fleet, sandbox_handle, proxied,
                                                                          after_writes):
@@ -92,6 +94,7 @@ def test_sigkill_mid_apply_then_rerun_finishes_without_a_second_rollout(make_fle
         assert tags[TASK_DEF_TAG] == svc["taskDefinition"].rsplit("/", 1)[-1]
 
 
+@pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
 def test_failure_after_changes_is_exit_1_with_an_account_and_a_rerun_converges(make_fleet, sandbox_handle, proxied):
     fleet = _fleet(make_fleet, proxied)
     assert _apply(fleet).code == 0
@@ -127,6 +130,7 @@ def test_failure_after_changes_is_exit_1_with_an_account_and_a_rerun_converges(m
     assert harness.duplicate_revisions(sandbox_handle.client("ecs"), _families(fleet)) == 0
 
 
+@pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
 def test_second_apply_waits_for_or_names_the_holder(make_fleet, sandbox_handle, proxied):
     fleet = _fleet(make_fleet, proxied, ["settings", "time_manager"])
     assert _apply(fleet).code == 0
@@ -166,6 +170,7 @@ def test_second_apply_waits_for_or_names_the_holder(make_fleet, sandbox_handle, 
                 p.wait()
 
 
+@pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
 def test_controller_holds_the_fleet_and_a_users_apply_is_told(make_fleet, sandbox_handle, proxied):
     fleet = _fleet(make_fleet, proxied, ["settings", "time_manager"])
     controller = harness.start_fleetctl("controller", "run", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
