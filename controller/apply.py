@@ -153,7 +153,7 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
             target = registered
             done.append(f"{action.summary()}: {family_revision(registered)}")
             continue
-        if isinstance(action, CreateServiceAction):
+        elif isinstance(action, CreateServiceAction):
             params = dict(action.input)
             if registered:
                 params["taskDefinition"] = registered

@@ -95,6 +95,9 @@ class FaultProxy(ThreadingHTTPServer):
         self.configure(config or Config())
         self.reset()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that vanished mid-request (a killed process, a dropped connection)
+
     def configure(self, config: Config) -> None:
         with self.lock:
             self.config = config

@@ -18,7 +18,8 @@ TABLE = "fleetctl-locks"
 @pytest.fixture
 def aws_factory(sandbox_handle):
     def make() -> Aws:
-        return Aws("us-east-1", endpoint_url=sandbox_handle.endpoint_url, dummy_credentials=True)
+        return Aws("us-east-1", endpoint_url=sandbox_handle.endpoint_url,
+                   sandbox_credentials=str(sandbox_handle.state_dir / "credentials.json"))
     return make
 
 
