@@ -284,14 +284,16 @@ def rollback(
     suspend: Annotated[bool, typer.Option("--suspend/--no-suspend",
                                           help="suspend the controller's reconcile of SERVICE first, so it does not "
                                                "roll forward again (`fleetctl controller resume SERVICE` undoes)")] = True,
-@@HEADBODY@@    nats_gate: NatsGateOpt = None,
+    nats_gate: NatsGateOpt = None,
     creds: GateCredsOpt = None,
     user: GateUserOpt = None,
     password: GatePasswordOpt = None,
+    lock_timeout: LockTimeoutOpt = "3m",  # type: ignore[assignment]
 ) -> None:
     """Put SERVICE back on its previous completed task definition and wait for the rollout gate.
-    Exit 0 Ready, 1 failed, 2 error."""
-@@END@@    from cli import views
+    Exit 0 Ready, 1 failed, 2 error. Takes the fleet's lease; beside a running controller (which
+    holds it), a suspended service is rolled back without it."""
+    from cli import views
     from controller.rollback import rollback as do_rollback
 
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
@@ -302,30 +304,31 @@ def rollback(
             if suspend:
                 from controller.suspend import suspend as suspend_service
 
-@@HEADBODY@@            await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
-                                  by="rollback")
-            output.note(f"suspended {service}: the controller leaves it alone until "
-                        f"`{invocation.command('controller resume', service, manifest_flag=True)}` "
-                        "(--no-suspend: do not suspend)")
-        from controller.gate import NatsGate, open_gate, skip_warning
-        from controller.observe import resolve_image_tags
+                await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
+                                      by="rollback")
+                output.note(f"suspended {service}: the controller leaves it alone until "
+                            f"`{invocation.command('controller resume', service, manifest_flag=True)}` "
+                            "(--no-suspend: do not suspend)")
+            from controller.gate import NatsGate, open_gate, skip_warning
+            from controller.observe import resolve_image_tags
 
-        fleet = loaded.fleet
-        gate = NatsGate(fleet, "off")
-        if wait:
-            resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
-            gate = await open_gate(resolved, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
-            if (warning := skip_warning(gate)) is not None:
-                output.note(warning)
-        try:
-            with views.ConsoleReporter(next_steps=invocation) as reporter:
-                return await do_rollback(aws, fleet.spec.target.cluster, service, to=to, wait=wait,
-                                         timeout=min(timeout, fleet.spec.rollout.progress_deadline_seconds),
-                                         reporter=reporter, poll_interval=_poll_interval(fleet), gate=gate,
-                                         fleet=fleet, min_ready=fleet.spec.rollout.min_ready_seconds)
-        finally:
-            await gate.close()
-@@END@@
+            fleet = loaded.fleet
+            gate = NatsGate(fleet, "off")
+            if wait:
+                resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
+                gate = await open_gate(resolved, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
+                if (warning := skip_warning(gate)) is not None:
+                    output.note(warning)
+            try:
+                with views.ConsoleReporter(next_steps=invocation) as reporter:
+                    work = do_rollback(aws, fleet.spec.target.cluster, service, to=to, wait=wait,
+                                             timeout=min(timeout, fleet.spec.rollout.progress_deadline_seconds),
+                                             reporter=reporter, poll_interval=_poll_interval(fleet), gate=gate,
+                                             fleet=fleet, min_ready=fleet.spec.rollout.min_ready_seconds)
+                    return await (lease.run_while_held(work) if lease is not None else work)
+            finally:
+                await gate.close()
+
     result = run_fleet(invocation.manifest, tf_outputs, body)
     typer.echo(f"{service}: {result.from_revision} -> {result.to_revision}: {'ok' if result.ok else 'FAILED'} {result.message}")
     for s in result.stopped:
