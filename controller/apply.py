@@ -353,6 +353,7 @@ async def apply(
         outcome = ServiceOutcome(sp.service, "ready" if ok else "failed", message, duration=time.monotonic() - started,
                                  done=done, serving=result.serving.as_dict() if result.serving else None,
                                  gate_seconds=result.gate_seconds)
+        tag_summary = next((a.summary() for a in sp.actions if isinstance(a, TagServiceAction)), None)
         if ok:
             try:
                 await write_tags(aws, pending_tags)  # the spec is recorded once it holds
