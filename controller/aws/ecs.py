@@ -86,7 +86,13 @@ async def register_task_definition_once(
     attempts = attempts or aws.max_attempts
     family = params["family"]
     for attempt in range(attempts):
-        found = await describe_task_definition_tagged(aws, family)
+        try:
+            found = await describe_task_definition_tagged(aws, family)
+        except CloudError as exc:  # the look-up itself failed transiently: look again before any register
+            if not exc.retryable or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(backoff * 2 ** attempt, 5.0) * (0.5 + random.random()))
+            continue
         if found is not None:
             td, tags = found
             if tags.get(hash_tag) == content_hash or matches(td):
