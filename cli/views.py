@@ -137,8 +137,9 @@ class ConsoleReporter:
             self.con.print(f"  stopped: {s.line()}", style="red", markup=False)
         for line in outcome.explanation() if outcome.status == "failed" else []:
             self.con.print(f"  {line}", style="red", markup=False)
-        if outcome.status == "failed" and outcome.stopped_tasks and not outcome.diagnosis:
-            self.con.print(f"  run `{self.command('diagnose', '--service', outcome.service)}` for the cause", markup=False)
+        if outcome.status == "failed" and outcome.stopped_tasks:
+            why = "the evidence and log tails" if outcome.diagnosis else "the cause"
+            self.con.print(f"  run `{self.command('diagnose', '--service', outcome.service)}` for {why}", markup=False)
 
     def command(self, verb: str, *args: str) -> str:
         if self.next_steps is None:

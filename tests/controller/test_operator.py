@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from controller.operator import Operator
 from tests.conftest import REPO
 
@@ -99,6 +101,7 @@ def test_controller_process_stops_cleanly_on_sigterm(make_fleet):
             proc.kill()
 
 
+@pytest.mark.timeout(300)
 async def test_a_rollout_that_does_not_hold_is_retried_with_backoff_and_no_new_revisions(make_fleet, sandbox_handle):
     fleet = make_fleet(["settings"])
     ecs = sandbox_handle.client("ecs")
@@ -112,7 +115,9 @@ async def test_a_rollout_that_does_not_hold_is_retried_with_backoff_and_no_new_r
                      and ecs.describe_services(cluster=fleet.cluster, services=["settings"])["services"][0]["runningCount"] == 1, 30)
         fleet.service("settings")["command"] = ["python", "-m", "services.settings_typo"]
         fleet.write()
-        await asyncio.sleep(20)
+        # a second UpdateService means the failed rollout was retried; how soon depends on the host
+        await _until(lambda: op.stats.calls.get("ecs.UpdateService", 0) >= 2, 150)
+        await asyncio.sleep(3)
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)

@@ -150,7 +150,7 @@ async def test_broken_command_fails_rolls_back_and_reports_stopped_tasks(make_fl
     assert "settings: failed" in out.stderr
     assert "EssentialContainerExited" in out.stderr and "exit code 1" in out.stderr
     # the next step printed is a complete command: it runs as printed and finds the cause
-    step = re.search(r"run `(fleetctl diagnose [^`]*)` for the cause", out.stderr)
+    step = re.search(r"run `(fleetctl diagnose [^`]*)` for (the cause|the evidence)", out.stderr)
     assert step, out.stderr
     words = shlex.split(step.group(1))
     assert words[:3] == ["fleetctl", "diagnose", str(fleet.manifest)] and "--service" in words
