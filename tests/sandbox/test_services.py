@@ -63,13 +63,14 @@ def test_awsvpc_tasks_get_their_own_loopback_address(sandbox, ecs, register, run
         ecs.stop_task(cluster=sandbox.cluster, task=arn)
 
 
-def test_task_environment_is_the_task_definition_plus_path(sandbox, ecs, logs, register, run_task):
+def test_task_environment_is_the_task_definition_plus_path_and_the_metadata_endpoint(sandbox, ecs, logs, register, run_task):
     code = "import os, sys; print(sorted(os.environ)); print(sys.executable); print(os.getcwd())"
     arn = run_task(register(unique("env"), code, environment=[{"name": "GREETING", "value": "hi"}]))
     wait_stopped(sandbox, ecs, arn)
     names, executable, cwd = log_messages(sandbox, logs, arn)
-    # Python itself may add LC_CTYPE when it coerces the C locale.
-    assert set(eval(names)) - {"LC_CTYPE"} == {"GREETING", "PATH"}
+    # Python itself may add LC_CTYPE when it coerces the C locale; the ECS agent gives every
+    # container ECS_CONTAINER_METADATA_URI_V4.
+    assert set(eval(names)) - {"LC_CTYPE"} == {"GREETING", "PATH", "ECS_CONTAINER_METADATA_URI_V4"}
     assert os.path.dirname(executable) == os.path.dirname(sys.executable)
     assert cwd == str(repo_root())
 
