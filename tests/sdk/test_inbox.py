@@ -40,6 +40,7 @@ async def test_requests_are_answered_on_the_services_own_inbox(sdk_nats: NatsSer
         await msg.respond(msg.reply.encode())
 
     sub = await sdk_client.subscribe("inbox.echo", cb=answer)
+    await sdk_client.flush()  # the server has the subscription before the request goes out
     try:
         reply = await connection.client.request("inbox.echo", b"", timeout=2)
         assert reply.data.decode().startswith("_INBOX.payment.")
