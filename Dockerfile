@@ -16,6 +16,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin fleetctl
 
 COPY pyproject.toml README.md /app/
+COPY fleetctl /app/fleetctl
 COPY controller /app/controller
 COPY cli /app/cli
 COPY sdk /app/sdk

@@ -35,9 +35,9 @@ def expected_images(fleet: BenchFleet) -> dict[str, tuple[str, str]]:
 
 
 async def _fleetctl_once(fleet: BenchFleet) -> tuple[float, dict[str, int], bool]:
-    from controller.aws import Aws
-    from controller.manifest import load_manifest
-    from controller.reconcile import reconcile_plan
+    from fleetctl.controller.aws import Aws
+    from fleetctl.controller.manifest import load_manifest
+    from fleetctl.controller.reconcile import reconcile_plan
 
     spec = load_manifest(fleet.manifest, tf_outputs=fleet.outputs).fleet
     async with Aws.for_target(spec.spec.target) as aws:

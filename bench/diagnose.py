@@ -25,9 +25,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from controller.aws import Aws  # noqa: E402
-from controller.diagnose.online import diagnose  # noqa: E402
-from controller.manifest import load_manifest  # noqa: E402
+from fleetctl.controller.aws import Aws  # noqa: E402
+from fleetctl.controller.diagnose.online import diagnose  # noqa: E402
+from fleetctl.controller.manifest import load_manifest  # noqa: E402
 
 MISSING = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gaming/bench/missing-AbCdEf"
 
@@ -54,7 +54,7 @@ def write_fleet(tmp: Path, outputs: dict, cluster: str) -> tuple[Path, Path]:
 async def make_stopped(endpoint: str, credentials: Any, manifest: Path, outputs: Path, n: int) -> None:
     import boto3
 
-    from controller.render import render
+    from fleetctl.controller.render import render
 
     fleet = load_manifest(manifest, tf_outputs=outputs).fleet
     ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1", **credentials.client_kwargs())
@@ -98,8 +98,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from sandbox import api
-    from sandbox.config import SandboxConfig
+    from fleetctl.sandbox import api
+    from fleetctl.sandbox.config import SandboxConfig
 
     with tempfile.TemporaryDirectory(prefix="bench-diagnose-") as tmpdir:
         tmp = Path(tmpdir)

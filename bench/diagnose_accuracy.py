@@ -20,10 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from controller.diagnose import CATEGORIES  # noqa: E402
-from controller.diagnose.classify import classify  # noqa: E402
-from controller.diagnose.ecsreason import parse_reason  # noqa: E402
-from controller.diagnose.evaluate import evaluate, load_corpus  # noqa: E402
+from fleetctl.controller.diagnose import CATEGORIES  # noqa: E402
+from fleetctl.controller.diagnose.classify import classify  # noqa: E402
+from fleetctl.controller.diagnose.ecsreason import parse_reason  # noqa: E402
+from fleetctl.controller.diagnose.evaluate import evaluate, load_corpus  # noqa: E402
 
 CORPUS = REPO / "tests" / "fixtures" / "diagnose" / "corpus"
 
@@ -35,7 +35,7 @@ def pct(a: int, n: int) -> str:
 def speed(cases, n: int) -> dict:
     """Wall and CPU time for n stopped tasks drawn from the corpus (each a distinct TaskEvidence, the
     decision cache empty at the start), and the cold cost of one decision with and without a log."""
-    classify_module = sys.modules["controller.diagnose.classify"]
+    classify_module = sys.modules["fleetctl.controller.diagnose.classify"]
 
     evidence = [cases[i % len(cases)].evidence(task_id=f"t{i:05d}") for i in range(n)]
     classify_module._CACHE.clear()

@@ -110,7 +110,7 @@ class Bench:
 
     @classmethod
     def start(cls, work: Path) -> "Bench":
-        from sandbox import api
+        from fleetctl.sandbox import api
 
         work.mkdir(parents=True, exist_ok=True)
         info = api.ensure_running(work / "sandbox")
@@ -125,7 +125,7 @@ class Bench:
                    info.credentials(), proc)
 
     def stop(self) -> None:
-        from sandbox import api
+        from fleetctl.sandbox import api
 
         if self.proxy_proc is not None and self.proxy_proc.poll() is None:
             self.proxy_proc.terminate()
@@ -217,10 +217,10 @@ class Bench:
 
 
 async def _apply(fleet: BenchFleet, timeout: float) -> float:
-    from controller.apply import ApplyOptions, apply
-    from controller.aws import Aws
-    from controller.manifest import load_manifest
-    from controller.reconcile import dependencies, reconcile_plan
+    from fleetctl.controller.apply import ApplyOptions, apply
+    from fleetctl.controller.aws import Aws
+    from fleetctl.controller.manifest import load_manifest
+    from fleetctl.controller.reconcile import dependencies, reconcile_plan
 
     loaded = load_manifest(fleet.manifest, tf_outputs=fleet.outputs)
     spec = loaded.fleet

@@ -22,8 +22,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from controller.manifest import load_manifest  # noqa: E402
-from controller.probe import probe  # noqa: E402
+from fleetctl.controller.manifest import load_manifest  # noqa: E402
+from fleetctl.controller.probe import probe  # noqa: E402
 from sdk.testing import NatsServer, ServiceProcess, base_env, wait_for_jetstream  # noqa: E402
 
 NAMES = ["settings", "time_manager", "weather_manager", "language_system", "performance_mode", "model_mgmt",

@@ -31,7 +31,7 @@ def main() -> int:
 
     import boto3
 
-    from sandbox import api
+    from fleetctl.sandbox import api
 
     t0 = time.perf_counter()
     up = subprocess.run(

@@ -81,7 +81,7 @@ class Moto:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from sandbox import moto_fixes
+        from fleetctl.sandbox import moto_fixes
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_fixes.apply()
@@ -121,10 +121,10 @@ class Moto:
 
     def seed_fleet(self, manifest: Path, outputs: Path) -> None:
         """Every service of the manifest as apply leaves it after its rollouts held."""
-        from controller.manifest import load_manifest
-        from controller.render import render
-        from controller.state import family_revision
-        from controller.plan import TASK_DEF_TAG
+        from fleetctl.controller.manifest import load_manifest
+        from fleetctl.controller.render import render
+        from fleetctl.controller.state import family_revision
+        from fleetctl.controller.plan import TASK_DEF_TAG
 
         fleet = load_manifest(manifest, tf_outputs=outputs).fleet
         self.ecs.create_cluster(fleet.spec.target.cluster)
@@ -205,7 +205,7 @@ def write_fleet(work: Path, n: int, endpoint: str, label: str, moto: Moto | None
     outputs["aws_endpoint_url"]["value"] = endpoint
     credentials = work / "credentials.json"  # a sandbox target is signed with its own keys
     if not credentials.exists():
-        from sandbox.auth import Credentials
+        from fleetctl.sandbox.auth import Credentials
 
         Credentials.generate().save(credentials)
     outputs["sandbox_credentials_file"]["value"] = str(credentials)

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.countproxy import Proxy, serve  # noqa: E402
-from controller.aws.ratelimit import Rate, default_rates  # noqa: E402
+from fleetctl.controller.aws.ratelimit import Rate, default_rates  # noqa: E402
 
 # ECS's page size when the request gives no maxResults
 DEFAULT_PAGE = {"ecs.ListServices": (10, "serviceArns"), "ecs.ListTasks": (100, "taskArns")}

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn, TypeVar
 
-from controller.errors import FleetError
+from fleetctl.controller.errors import FleetError
 
 if TYPE_CHECKING:
-    from controller.aws import Aws
-    from controller.manifest import LoadedManifest
+    from fleetctl.controller.aws import Aws
+    from fleetctl.controller.manifest import LoadedManifest
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ def resolve_manifest(given: Path | str | None) -> Path:
 
 
 def fail(exc: FleetError) -> NoReturn:
-    from cli import output
+    from fleetctl.cli import output
 
     conflicts = getattr(exc, "conflicts", None)  # controller.plan.OwnershipError: one line per conflict
     if conflicts:
@@ -70,7 +70,7 @@ def fail(exc: FleetError) -> NoReturn:
 def _targets_sandbox(path: Path) -> bool:
     import yaml
 
-    from controller.manifest.load import MAX_BYTES
+    from fleetctl.controller.manifest.load import MAX_BYTES
 
     try:
         if path.stat().st_size > MAX_BYTES:  # refused by the loader; never parsed
@@ -85,7 +85,7 @@ def tf_values(option: str | None) -> Any:
     """`--tf-outputs` as the loader takes it: a path, or values already read (stdin, S3)."""
     if option is None:
         return None
-    from controller.manifest.tfstate import read_terraform_values
+    from fleetctl.controller.manifest.tfstate import read_terraform_values
 
     return read_terraform_values(option)
 
@@ -96,14 +96,14 @@ def load_for_aws(manifest: Path, tf_outputs: Any, *, start_sandbox: bool) -> "Lo
     A manifest that targets the sandbox gets it started first (when `start_sandbox`), since
     the sandbox writes the terraform-shaped outputs the manifest reads.
     """
-    from controller.manifest import load_manifest
+    from fleetctl.controller.manifest import load_manifest
 
     if tf_outputs is None and _targets_sandbox(manifest):
-        from sandbox.api import SandboxError, ensure_running, status
+        from fleetctl.sandbox.api import SandboxError, ensure_running, status
 
         try:
             if start_sandbox:
-                from cli import output
+                from fleetctl.cli import output
 
                 st = status()
                 if not st.running:
@@ -115,7 +115,7 @@ def load_for_aws(manifest: Path, tf_outputs: Any, *, start_sandbox: bool) -> "Lo
 
 
 def aws_for(loaded: "LoadedManifest", **kwargs: Any) -> "Aws":
-    from controller.aws import Aws
+    from fleetctl.controller.aws import Aws
 
     return Aws.for_target(loaded.fleet.spec.target, **kwargs)
 
@@ -210,7 +210,7 @@ def run_fleet(
 
 def load_only(manifest: Path | None, tf_outputs: str | None, **kwargs: Any) -> "LoadedManifest":
     """Load (no AWS) with the same resolution and error mapping."""
-    from controller.manifest import load_manifest
+    from fleetctl.controller.manifest import load_manifest
 
     try:
         return load_manifest(find_manifest(manifest), tf_outputs=tf_values(tf_outputs), **kwargs)
@@ -233,8 +233,8 @@ def fleet_lease(aws: Any, loaded: "LoadedManifest", *, wait: float, beside_contr
     which the controller then leaves alone."""
     import contextlib
 
-    from cli import output
-    from controller.lease import LeaseTableMissing, for_fleet
+    from fleetctl.cli import output
+    from fleetctl.controller.lease import LeaseTableMissing, for_fleet
 
     fleet = loaded.fleet
 
@@ -245,7 +245,7 @@ def fleet_lease(aws: Any, loaded: "LoadedManifest", *, wait: float, beside_contr
     async def held():
         lease = for_fleet(aws, fleet, command=_command_line(), wait=wait, on_wait=waiting)
         if beside_controller:
-            from controller.lease import read
+            from fleetctl.controller.lease import read
 
             try:
                 holder = await read(aws, fleet.spec.lock.table, fleet.metadata.name)
@@ -260,9 +260,9 @@ def fleet_lease(aws: Any, loaded: "LoadedManifest", *, wait: float, beside_contr
         except LeaseTableMissing:
             if fleet.spec.target.kind != "sandbox" or not fleet.spec.target.endpoint:
                 raise
-            from sandbox.auth import Credentials
-            from sandbox.config import default_state_dir
-            from sandbox.infra import ensure_lock_table
+            from fleetctl.sandbox.auth import Credentials
+            from fleetctl.sandbox.config import default_state_dir
+            from fleetctl.sandbox.infra import ensure_lock_table
 
             credentials = fleet.spec.target.credentials_file or str(default_state_dir() / "credentials.json")
             ensure_lock_table(fleet.spec.target.endpoint, Credentials.load(Path(credentials)), fleet.spec.lock.table)

@@ -8,10 +8,10 @@ stays fast.
 """
 from __future__ import annotations
 
-from cli import operator
-from cli.app import EXIT_CODES, app
-from cli.commands import fleet, lock, manifest, observe, verify  # noqa: F401  (registers the commands)
-from sandbox.cli import app as sandbox_app  # typer only at import time
+from fleetctl.cli import operator
+from fleetctl.cli.app import EXIT_CODES, app
+from fleetctl.cli.commands import fleet, lock, manifest, observe, verify  # noqa: F401  (registers the commands)
+from fleetctl.sandbox.cli import app as sandbox_app  # typer only at import time
 
 operator.register(app)
 app.add_typer(sandbox_app, name="sandbox")
@@ -22,7 +22,7 @@ __all__ = ["EXIT_CODES", "app", "main"]
 def main() -> None:
     import sys
 
-    from controller import redact
+    from fleetctl.controller import redact
 
     # what fleetctl never prints: see controller/redact.py
     if sys.argv[1:2] != ["sandbox"]:  # `sandbox status` prints the sandbox's own credentials by design

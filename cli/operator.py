@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli import output
-from cli.options import LockTimeoutOpt, duration_option
-from controller.errors import FleetError
+from fleetctl.cli import output
+from fleetctl.cli.options import LockTimeoutOpt, duration_option
+from fleetctl.controller.errors import FleetError
 
 
 class TextOrJson(str, enum.Enum):
@@ -33,7 +33,7 @@ def configure_logging(fmt: TextOrJson) -> None:
 
     from sdk.log import JsonFormatter
 
-    from controller import redact
+    from fleetctl.controller import redact
 
     class Redacting(logging.Formatter):
         """No log line prints a secret (controller/redact.py)."""
@@ -77,11 +77,11 @@ def controller_run(
     import logging
     import signal
 
-    from cli.context import load_for_aws
-    from cli.durations import format_duration
-    from controller.operator import Operator
+    from fleetctl.cli.context import load_for_aws
+    from fleetctl.cli.durations import format_duration
+    from fleetctl.controller.operator import Operator
 
-    from cli.context import resolve_manifest
+    from fleetctl.cli.context import resolve_manifest
 
     configure_logging(log_format)
     every = interval
@@ -98,8 +98,8 @@ def controller_run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        from cli.context import aws_for, fleet_lease
-        from controller.lease import LeaseLost
+        from fleetctl.cli.context import aws_for, fleet_lease
+        from fleetctl.controller.lease import LeaseLost
 
         await op.refresh_spec()  # the fleet whose lease to take (run() reads the source again)
         if op.loaded is None:
@@ -132,7 +132,7 @@ def _remote(source: Optional[str]) -> bool:
     return source is not None and source.startswith(("s3://", "git+"))
 
 
-from cli.options import ManifestOpt  # noqa: E402  (-m/--manifest, then $FLEETCTL_MANIFEST, then ./fleet.yaml)
+from fleetctl.cli.options import ManifestOpt  # noqa: E402  (-m/--manifest, then $FLEETCTL_MANIFEST, then ./fleet.yaml)
 ServicesArg = Annotated[Optional[list[str]], typer.Argument(help="services (or --all)", show_default=False)]
 AllOpt = Annotated[bool, typer.Option("--all", help="the whole fleet")]
 
@@ -141,10 +141,10 @@ def _suspension_command(verb: str, services: Optional[list[str]], all_: bool, ma
                         tf_outputs: Optional[str]) -> None:
     import asyncio
 
-    from cli.context import aws_for, load_for_aws
-    from controller import suspend as suspension
+    from fleetctl.cli.context import aws_for, load_for_aws
+    from fleetctl.controller import suspend as suspension
 
-    from cli.context import resolve_manifest
+    from fleetctl.cli.context import resolve_manifest
 
     manifest = resolve_manifest(manifest)
     if bool(services) == all_:

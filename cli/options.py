@@ -28,7 +28,7 @@ def parse_duration_option(value: Any) -> float:
     """`90s`, `10m`, `1h30m`, `2d`; a bad value is a usage error naming the option (exit 2)."""
     if isinstance(value, (int, float)):
         return float(value)
-    from cli.durations import DurationError, parse_duration
+    from fleetctl.cli.durations import DurationError, parse_duration
 
     try:
         return parse_duration(str(value))
@@ -46,7 +46,7 @@ def _service_names(ctx: typer.Context, incomplete: str) -> list[str]:
     try:
         import yaml
 
-        from cli.context import find_manifest
+        from fleetctl.cli.context import find_manifest
 
         # while completing, a positional MANIFEST may still sit in ctx.args
         given = ctx.params.get("manifest") or next((a for a in ctx.args if not a.startswith("-")), None)
@@ -103,8 +103,8 @@ GatePasswordOpt = Annotated[Optional[str], typer.Option("--password", envvar="NA
 
 def gate_auth(creds: Optional[Path], user: Optional[str], password: Optional[str]) -> Any:
     """The probe's credentials for the rollout gate (never printed)."""
-    from controller.errors import FleetError
-    from controller.probe import ProbeAuth
+    from fleetctl.controller.errors import FleetError
+    from fleetctl.controller.probe import ProbeAuth
 
     if creds is not None and not creds.is_file():
         raise FleetError(f"{creds}: no such credentials file")

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from controller.errors import FleetError, ManifestError
+from fleetctl.controller.errors import FleetError, ManifestError
 
 EXIT_OK = 0
 EXIT_FOUND = 1

@@ -5,9 +5,9 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from controller.apply import ApplyResult, RolloutRow, ServiceOutcome
-from controller.plan import Plan
-from controller.reconcile import ServiceStatus
+from fleetctl.controller.apply import ApplyResult, RolloutRow, ServiceOutcome
+from fleetctl.controller.plan import Plan
+from fleetctl.controller.reconcile import ServiceStatus
 
 
 def _console(stderr: bool = False):
@@ -44,7 +44,7 @@ def _conflicts(con: Any, plan: Plan) -> None:
 
 
 def plan_diff(plan: Plan) -> None:
-    from controller.plan import (
+    from fleetctl.controller.plan import (
         CreateServiceAction,
         RegisterTaskDefinitionAction,
         ScaleServiceAction,

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from controller import autoscaling, normalize
-from controller.aws import ecs
-from controller.aws.client import Aws
-from controller.conditions import is_ready
-from controller.errors import CloudError
-from controller.rollout import (  # noqa: F401  (Reporter and friends are imported from here too)
+from fleetctl.controller import autoscaling, normalize
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.conditions import is_ready
+from fleetctl.controller.errors import CloudError
+from fleetctl.controller.rollout import (  # noqa: F401  (Reporter and friends are imported from here too)
     Reporter,
     RolloutResult,
     RolloutRow,
@@ -28,8 +28,8 @@ from controller.rollout import (  # noqa: F401  (Reporter and friends are import
     explain_stopped,
     roll_back,
 )
-from controller.policy import dependency_gates
-from controller.plan import (
+from fleetctl.controller.policy import dependency_gates
+from fleetctl.controller.plan import (
     TASK_DEF_TAG,
     AdoptServiceAction,
     ConfigureAutoscalingAction,
@@ -45,8 +45,8 @@ from controller.plan import (
     TagServiceAction,
     UpdateServiceAction,
 )
-from controller.render import FLEET_TAG
-from controller.state import ServiceState, TaskState, family_revision
+from fleetctl.controller.render import FLEET_TAG
+from fleetctl.controller.state import ServiceState, TaskState, family_revision
 
 
 @dataclass
@@ -251,8 +251,8 @@ class _ServicePolicies:
     """Per-service rollout settings from the resolved fleet (when apply was given one)."""
 
     def __init__(self, fleet: Any) -> None:
-        from controller.gate import targets_for
-        from controller.manifest.effective import effective
+        from fleetctl.controller.gate import targets_for
+        from fleetctl.controller.manifest.effective import effective
 
         self.fleet = fleet
         self.targets = targets_for(fleet) if fleet is not None else {}

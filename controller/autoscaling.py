@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from controller.manifest.models import AutoscalingSpec, TargetTrackingSpec
+from fleetctl.controller.manifest.models import AutoscalingSpec, TargetTrackingSpec
 
 AUTOSCALING_TAG = "fleetctl.io/autoscaling"
 POLICY_PREFIX = "fleetctl-"
@@ -68,7 +68,7 @@ def _policy(rid: str, t: TargetTrackingSpec) -> dict[str, Any]:
 
 
 def render_scaling(cluster: str, service: str, spec: AutoscalingSpec) -> RenderedScaling:
-    from controller.render import content_hash
+    from fleetctl.controller.render import content_hash
 
     rid = resource_id(cluster, service)
     target = {"ServiceNamespace": NAMESPACE, "ResourceId": rid, "ScalableDimension": DIMENSION,
@@ -80,7 +80,7 @@ def render_scaling(cluster: str, service: str, spec: AutoscalingSpec) -> Rendere
 
 async def configure(aws: Any, scaling: RenderedScaling, arn: str) -> None:
     """Register the target, upsert the policies, drop fleetctl's stale ones, then record the hash."""
-    from controller.aws import autoscaling as aas, ecs
+    from fleetctl.controller.aws import autoscaling as aas, ecs
 
     await aas.register_scalable_target(aws, scaling.register_scalable_target)
     existing = await aas.policy_names(aws, scaling.resource_id)
@@ -95,7 +95,7 @@ async def configure(aws: Any, scaling: RenderedScaling, arn: str) -> None:
 
 async def remove(aws: Any, rid: str, arn: str) -> None:
     """Remove fleetctl's policies and the scalable target; the count stays where it is."""
-    from controller.aws import autoscaling as aas, ecs
+    from fleetctl.controller.aws import autoscaling as aas, ecs
 
     for name in await aas.policy_names(aws, rid):
         if name.startswith(POLICY_PREFIX):

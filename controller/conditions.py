@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from controller.state import DeploymentState, ServiceState, family_revision
+from fleetctl.controller.state import DeploymentState, ServiceState, family_revision
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from controller.errors import FleetError
-from controller.manifest.models import Fleet
-from controller.state import ServiceState, TaskState, family_revision
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.state import ServiceState, TaskState, family_revision
 
 GateMode = Literal["auto", "required", "off"]
 
@@ -133,7 +133,7 @@ class NatsGate:
         """Connect once. auto: a failure skips the NATS part; required: raises GateUnavailable."""
         if self.mode == "off" or self.state in ("on", "skipped"):
             return self.state
-        from controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
+        from fleetctl.controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
 
         try:
             self._client = await connect(list(self.fleet.spec.nats.urls), ProbeAuth.for_fleet(self.fleet, self.auth),
@@ -166,7 +166,7 @@ class NatsGate:
             if client is None or not client.is_connected:
                 return {t.service: ServingVerdict(t.service, False, NATS_UNREACHABLE,
                                                   "the gate's NATS connection is down") for t in targets}
-            from controller.probe import fleet_round
+            from fleetctl.controller.probe import fleet_round
 
             self.rounds += 1
             infos, missing = await fleet_round(client, [(t.service, t.desired, t.subjects) for t in targets],
@@ -196,7 +196,7 @@ def skip_warning(gate: NatsGate) -> str | None:
 
 def targets_for(fleet: Fleet, services: list[str] | None = None) -> dict[str, GateTarget]:
     """Gate targets from a fleet whose image tags are resolved: the digest each service must report."""
-    from controller.probe import expected_version
+    from fleetctl.controller.probe import expected_version
 
     out = {}
     for s in fleet.spec.services:
@@ -300,8 +300,8 @@ def crash_suspects(states: dict[str, ServiceState]) -> list[str]:
 async def crash_loops(aws: Any, fleet: Fleet, states: dict[str, ServiceState]) -> dict[str, str]:
     """Service -> message, for services whose current-revision tasks keep stopping after the rollout
     completed, with the diagnose engine's category and summary in the message."""
-    from controller.aws import ecs
-    from controller.rollout import explain_stopped
+    from fleetctl.controller.aws import ecs
+    from fleetctl.controller.rollout import explain_stopped
 
     suspects = crash_suspects(states)
     if not suspects:

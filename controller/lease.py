@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 
-from controller.aws.client import Aws
-from controller.errors import CloudError, FleetError
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import CloudError, FleetError
 
 DEFAULT_TTL = 30.0
 CONDITION_FAILED = "ConditionalCheckFailedException"

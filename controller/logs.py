@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from controller.aws import ecs
-from controller.aws import logs as cwlogs
-from controller.aws.client import Aws
-from controller.aws.logs import LogEvent
-from controller.diagnose.classify import culprit
-from controller.diagnose.online import LogLocation, log_location
-from controller.errors import FleetError
-from controller.state import TaskState
-from controller.concurrency import gather
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws import logs as cwlogs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.aws.logs import LogEvent
+from fleetctl.controller.diagnose.classify import culprit
+from fleetctl.controller.diagnose.online import LogLocation, log_location
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.state import TaskState
+from fleetctl.controller.concurrency import gather
 
 
 @dataclass

@@ -5,7 +5,7 @@ One source for both servers that run the fleet: terraform's config template
 sandbox's nats-server (rendered from manifests/local.yaml) carry the text this module writes.
 Regenerate the template's block with
 
-    python -m controller.natsperms manifests/prod.yaml --write-template
+    python -m fleetctl.controller.natsperms manifests/prod.yaml --write-template
 
 In the account FLEET every service is a user named after it (password from the environment
 variable NATS_PASSWORD_<USER>) that may
@@ -216,7 +216,7 @@ def load_manifest_doc(path: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0].startswith("-"):
-        print("usage: python -m controller.natsperms MANIFEST [--write-template]", file=sys.stderr)
+        print("usage: python -m fleetctl.controller.natsperms MANIFEST [--write-template]", file=sys.stderr)
         return 2
     block = render_accounts(load_manifest_doc(Path(argv[0])))
     if "--write-template" in argv[1:]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from controller.aws import ecs
-from controller.aws.client import Aws
-from controller.errors import FleetError
-from controller.manifest.lint import parse_image
-from controller.manifest.models import Fleet
-from controller.plan import record_is_current, recorded_as_desired
-from controller.render import FLEET_TAG, RenderedService
-from controller.state import ObservedFleet, ServiceState, family_revision
-from controller.concurrency import gather
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.manifest.lint import parse_image
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.plan import record_is_current, recorded_as_desired
+from fleetctl.controller.render import FLEET_TAG, RenderedService
+from fleetctl.controller.state import ObservedFleet, ServiceState, family_revision
+from fleetctl.controller.concurrency import gather
 
 
 class TaskDefinitionCache:

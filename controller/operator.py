@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.apply import execute_service_plan
-from controller.rollout import RolloutWatcher, SilentReporter, explain_stopped, roll_back
-from controller.aws.client import Aws
-from controller.conditions import Condition, ConditionTracker, conditions, is_ready
-from controller.errors import FleetError
-from controller.manifest import LoadedManifest
-from controller.metrics import OperatorMetrics
-from controller.sources import Source, SpecLoader
-from controller.observe import TaskDefinitionCache
-from controller.plan import ScaleServiceAction, ServicePlan
-from controller.policy import dependency_gates, is_terminal
-from controller.reconcile import dependencies, reconcile_plan
-from controller.suspend import Suspension, observe_suspension
+from fleetctl.controller.apply import execute_service_plan
+from fleetctl.controller.rollout import RolloutWatcher, SilentReporter, explain_stopped, roll_back
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.conditions import Condition, ConditionTracker, conditions, is_ready
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.manifest import LoadedManifest
+from fleetctl.controller.metrics import OperatorMetrics
+from fleetctl.controller.sources import Source, SpecLoader
+from fleetctl.controller.observe import TaskDefinitionCache
+from fleetctl.controller.plan import ScaleServiceAction, ServicePlan
+from fleetctl.controller.policy import dependency_gates, is_terminal
+from fleetctl.controller.reconcile import dependencies, reconcile_plan
+from fleetctl.controller.suspend import Suspension, observe_suspension
 
 log = logging.getLogger("fleetctl.controller")
 
@@ -300,7 +300,7 @@ class Operator:
 
     async def _open_gate(self) -> None:
         """The NATS gate, from spec.rollout.natsGate: auto skips with one warning, required keeps retrying."""
-        from controller.gate import GateUnavailable, NatsGate, skip_warning
+        from fleetctl.controller.gate import GateUnavailable, NatsGate, skip_warning
 
         assert self.loaded is not None
         if self.gate is None:
@@ -314,7 +314,7 @@ class Operator:
 
     async def _serving(self, aws: Aws, rec: Any) -> tuple[dict[str, Any], dict[str, str]]:
         """One NATS round for the whole fleet (the Serving condition) and the services crash-looping."""
-        from controller.gate import crash_loops, targets_for
+        from fleetctl.controller.gate import crash_loops, targets_for
 
         verdicts: dict[str, Any] = {}
         if self.gate is not None:
@@ -358,8 +358,8 @@ class Operator:
         """Wait for a rollout this operator started to pass the gate; on failure roll back, explain, back off."""
         from datetime import datetime, timezone
 
-        from controller.gate import targets_for
-        from controller.manifest.effective import effective
+        from fleetctl.controller.gate import targets_for
+        from fleetctl.controller.manifest.effective import effective
 
         if rec is None or self._watcher is None or not (sp.rolls_out and target):
             return True

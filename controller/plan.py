@@ -11,11 +11,11 @@ from typing import Any, Union
 
 import yaml
 
-from controller import normalize
-from controller.autoscaling import AUTOSCALING_TAG, resource_id
-from controller.errors import FleetError
-from controller.render import FLEET_TAG, TD_HASH_TAG, RenderedService
-from controller.state import ObservedFleet, ServiceState, family_revision
+from fleetctl.controller import normalize
+from fleetctl.controller.autoscaling import AUTOSCALING_TAG, resource_id
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.render import FLEET_TAG, TD_HASH_TAG, RenderedService
+from fleetctl.controller.state import ObservedFleet, ServiceState, family_revision
 
 TASK_DEF_TAG = "fleetctl.io/task-definition"  # the revision fleetctl gave the service
 PREVIOUS_TAG = "fleetctl.io/previous"         # the completed revision before it (for rollback)

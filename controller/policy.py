@@ -1,10 +1,10 @@
 """Rules apply and the operator share: which dependency gates its dependents, which error is terminal."""
 from __future__ import annotations
 
-from controller.conditions import is_ready
-from controller.errors import CloudError, FleetError, ManifestError
-from controller.plan import CreateServiceAction, DeleteServiceAction, OwnershipError, Plan, UpdateServiceAction
-from controller.state import ServiceState
+from fleetctl.controller.conditions import is_ready
+from fleetctl.controller.errors import CloudError, FleetError, ManifestError
+from fleetctl.controller.plan import CreateServiceAction, DeleteServiceAction, OwnershipError, Plan, UpdateServiceAction
+from fleetctl.controller.state import ServiceState
 
 # AWS error codes that say the request itself is wrong: sending it again cannot succeed.
 TERMINAL_CODES = frozenset({

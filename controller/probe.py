@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.diagnose.classify import Classification, TaskEvidence, classify
-from controller.manifest.lint import parse_image
-from controller.manifest.models import Fleet
-from controller.concurrency import gather
+from fleetctl.controller.diagnose.classify import Classification, TaskEvidence, classify
+from fleetctl.controller.manifest.lint import parse_image
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.concurrency import gather
 
 WILDCARD_TOKEN = "fleetctl-probe"
 RESPONDERS_SUBJECT = "$SYS.REQ.ACCOUNT.PING.CONNZ"
@@ -56,8 +56,8 @@ class ProbeAuth:
             return auth
         target = fleet.spec.target
         if target.kind == "sandbox":
-            from sandbox.auth import Credentials, CredentialsError
-            from sandbox.config import default_state_dir
+            from fleetctl.sandbox.auth import Credentials, CredentialsError
+            from fleetctl.sandbox.config import default_state_dir
 
             path = Path(target.credentials_file or default_state_dir() / "credentials.json")
             try:

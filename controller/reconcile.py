@@ -5,15 +5,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from controller.aws.client import Aws
-from controller.errors import FleetError
-from controller.conditions import Condition, conditions
-from controller.manifest.lint import parse_image
-from controller.manifest.models import Fleet
-from controller.observe import TaskDefinitionCache, observe_fleet, resolve_image_tags
-from controller.plan import Plan, plan, recorded_as_desired
-from controller.render import RenderedService, render
-from controller.state import ObservedFleet, family_revision
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.conditions import Condition, conditions
+from fleetctl.controller.manifest.lint import parse_image
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.observe import TaskDefinitionCache, observe_fleet, resolve_image_tags
+from fleetctl.controller.plan import Plan, plan, recorded_as_desired
+from fleetctl.controller.render import RenderedService, render
+from fleetctl.controller.state import ObservedFleet, family_revision
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | N
                        only: Collection[str] | None = None,
                        gate: Any = None) -> tuple[Reconciliation, list[ServiceStatus]]:
     """`gate` (an opened controller.gate.NatsGate): one NATS round for the Serving condition."""
-    from controller.gate import crash_loops, targets_for
-    from controller.suspend import observe_suspension
+    from fleetctl.controller.gate import crash_loops, targets_for
+    from fleetctl.controller.suspend import observe_suspension
 
     cache = cache or TaskDefinitionCache()
     rec = await reconcile_plan(aws, fleet, cache=cache, only=only)

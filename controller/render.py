@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from controller.manifest.effective import EffectiveService, effective
-from controller.manifest.lint import parse_image
-from controller.manifest.models import Fleet, ServiceSpec
+from fleetctl.controller.manifest.effective import EffectiveService, effective
+from fleetctl.controller.manifest.lint import parse_image
+from fleetctl.controller.manifest.models import Fleet, ServiceSpec
 
 FLEET_TAG = "fleetctl.io/fleet"
 # hash of the rendered task definition the service's recorded revision was registered from
@@ -182,7 +182,7 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
     settings = _service_settings(fleet, svc)
     scaling = None
     if spec.autoscaling is not None:
-        from controller.autoscaling import render_scaling
+        from fleetctl.controller.autoscaling import render_scaling
 
         scaling = render_scaling(fleet.spec.target.cluster, svc.name, spec.autoscaling)
         settings["desiredCount"] = spec.autoscaling.min  # at creation; then autoscaling moves it within [min, max]

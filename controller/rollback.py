@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from controller.apply import (
+from fleetctl.controller.apply import (
     Reporter,
     RolloutWatcher,
     SilentReporter,
@@ -13,11 +13,11 @@ from controller.apply import (
     stopped_tasks,
     summarize_stopped,
 )
-from controller.aws import ecs
-from controller.aws.client import Aws
-from controller.errors import FleetError
-from controller.plan import PREVIOUS_TAG
-from controller.state import family_of, family_revision
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.plan import PREVIOUS_TAG
+from fleetctl.controller.state import family_of, family_revision
 
 
 @dataclass
@@ -70,8 +70,8 @@ async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = Non
     container = (definition.get("containerDefinitions") or [{}])[0]
     gate_target = None
     if fleet is not None and gate is not None:
-        from controller.gate import GateTarget
-        from controller.probe import expected_version
+        from fleetctl.controller.gate import GateTarget
+        from fleetctl.controller.probe import expected_version
 
         spec = next((s for s in fleet.spec.services if s.name == service), None)
         if spec is not None:

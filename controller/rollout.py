@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from controller.aws import ecs
-from controller.aws.client import Aws
-from controller.conditions import is_ready
-from controller.errors import CloudError
-from controller.gate import EcsVerdict, GateTarget, NatsGate, ServingVerdict, Stability, ecs_verdict
-from controller.state import ServiceState, TaskState, family_revision
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.conditions import is_ready
+from fleetctl.controller.errors import CloudError
+from fleetctl.controller.gate import EcsVerdict, GateTarget, NatsGate, ServingVerdict, Stability, ecs_verdict
+from fleetctl.controller.state import ServiceState, TaskState, family_revision
 
 
 CLUSTER_LIST_FROM = 5
@@ -297,7 +297,7 @@ async def roll_back(aws: Aws, cluster: str, service: str, result: RolloutResult,
 
 async def explain_stopped(aws: Aws, fleet: Any, service: str, since: float) -> list[dict[str, Any]]:
     """The diagnose engine's verdict on a service's recently stopped tasks: category, summary, fix."""
-    from controller.diagnose.online import diagnose
+    from fleetctl.controller.diagnose.online import diagnose
 
     diagnosis = await diagnose(aws, fleet, service=service, since=since, network=False)
     out = []

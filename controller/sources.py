@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from controller.errors import FleetError
+from fleetctl.controller.errors import FleetError
 
 MAX_BYTES = 5 * 1024 * 1024
 GIT_TIMEOUT = 60.0
@@ -106,7 +106,7 @@ class S3Source:
 
     async def _client(self) -> Any:
         if self._aws is None:
-            from controller.aws.client import Aws
+            from fleetctl.controller.aws.client import Aws
 
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
             self._aws = Aws(region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
@@ -305,7 +305,7 @@ class SpecLoader:
 
     async def refresh(self) -> bool:
         """Read the sources; True when a new valid spec took effect. Raises on the first load only."""
-        from controller.errors import ManifestError
+        from fleetctl.controller.errors import ManifestError
 
         try:
             got = await self.manifest.read()
@@ -342,8 +342,8 @@ class SpecLoader:
         return True
 
     def _parse(self) -> Any:
-        from controller.manifest import load_manifest
-        from controller.manifest.load import parse_manifest
+        from fleetctl.controller.manifest import load_manifest
+        from fleetctl.controller.manifest.load import parse_manifest
 
         tf_path: Path | None = None
         if isinstance(self._tf, LocalSource):
@@ -359,7 +359,7 @@ class SpecLoader:
         try:
             text = self._manifest_data.decode("utf-8")
         except UnicodeDecodeError:
-            from controller.errors import ManifestError, ManifestIssue
+            from fleetctl.controller.errors import ManifestError, ManifestIssue
 
             raise ManifestError([ManifestIssue(self.manifest.describe(), "", "not UTF-8 text; not a YAML manifest", None)]) from None
         if tf_path is None and self._tf is not None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from controller.aws import ecs
-from controller.aws.client import Aws
-from controller.errors import FleetError
-from controller.state import ServiceState
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.state import ServiceState
 
 SUSPEND_TAG = "fleetctl.io/suspended"
 

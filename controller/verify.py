@@ -18,16 +18,16 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from controller.aws import verify_reads as reads
-from controller.aws.client import Aws
-from controller.aws.ec2 import describe_security_groups, describe_subnets
-from controller.concurrency import gather
-from controller.diagnose.netcheck import egress_check, host_port, ingress_check
-from controller.errors import CloudError
-from controller.manifest.lint import parse_image
-from controller.manifest.models import Fleet
-from controller.observe import ecr_repository
-from controller.render import RenderedService, render
+from fleetctl.controller.aws import verify_reads as reads
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.aws.ec2 import describe_security_groups, describe_subnets
+from fleetctl.controller.concurrency import gather
+from fleetctl.controller.diagnose.netcheck import egress_check, host_port, ingress_check
+from fleetctl.controller.errors import CloudError
+from fleetctl.controller.manifest.lint import parse_image
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.observe import ecr_repository
+from fleetctl.controller.render import RenderedService, render
 
 OK, NG, SKIP = "OK", "NG", "SKIP"
 ECS_TASKS = "ecs-tasks.amazonaws.com"

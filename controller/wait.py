@@ -10,11 +10,11 @@ import asyncio
 import time
 from datetime import datetime, timezone
 
-from controller.apply import ApplyResult, Reporter, RolloutWatcher, ServiceOutcome, stopped_tasks, summarize_stopped
-from controller.aws import ecs
-from controller.aws.client import Aws
-from controller.errors import CloudError
-from controller.state import family_revision
+from fleetctl.controller.apply import ApplyResult, Reporter, RolloutWatcher, ServiceOutcome, stopped_tasks, summarize_stopped
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import CloudError
+from fleetctl.controller.state import family_revision
 
 
 async def wait_for_services(aws: Aws, cluster: str, services: list[str], *, timeout: float, reporter: Reporter,

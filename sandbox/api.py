@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.auth import Credentials, CredentialsError
-from sandbox.config import REPO_ROOT, SandboxConfig, default_state_dir
-from sandbox.procs import ProcRef, terminate
-from sandbox.state import StatePaths, open_private, read_json
+from fleetctl.sandbox.auth import Credentials, CredentialsError
+from fleetctl.sandbox.config import REPO_ROOT, SandboxConfig, default_state_dir
+from fleetctl.sandbox.procs import ProcRef, terminate
+from fleetctl.sandbox.state import StatePaths, open_private, read_json
 
 
 class SandboxError(Exception):
@@ -172,7 +172,7 @@ def ensure_running(
         stop(paths.root)
     paths.make_private()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    argv = [sys.executable, "-m", "sandbox", "daemon", "--dir", str(paths.root)]
+    argv = [sys.executable, "-m", "fleetctl.sandbox", "daemon", "--dir", str(paths.root)]
     argv += (config or SandboxConfig()).to_args()
     with open_private(paths.daemon_log, "ab") as log:
         proc = subprocess.Popen(
@@ -208,7 +208,7 @@ def stop(state_dir: Path | str | None = None, timeout: float = 20.0) -> StopRepo
 
 def build_images(state_dir: Path | str | None = None) -> list[Any]:
     """Run the image build against the running sandbox."""
-    from sandbox import images
+    from fleetctl.sandbox import images
 
     current = status(state_dir)
     if not current.running or current.info is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.auth import Credentials
-from sandbox.config import REGION
+from fleetctl.sandbox.auth import Credentials
+from fleetctl.sandbox.config import REGION
 
 
 def client(service: str, endpoint_url: str, credentials: Credentials) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.config import ACCOUNT_ID, REGION
+from fleetctl.sandbox.config import ACCOUNT_ID, REGION
 
 
 def backend(service: str, account_id: str = ACCOUNT_ID, region: str = REGION) -> Any:

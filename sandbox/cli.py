@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 if TYPE_CHECKING:
-    from sandbox.api import SandboxInfo
+    from fleetctl.sandbox.api import SandboxInfo
 
 app = typer.Typer(
     name="sandbox",
@@ -46,7 +46,7 @@ def _hint(info: "SandboxInfo") -> str:
 
 def _duration(value: object) -> float:
     """fleetctl's durations (`90s`, `1h30m`; a bare number is seconds); errors name the option."""
-    from cli.options import parse_duration_option
+    from fleetctl.cli.options import parse_duration_option
 
     return parse_duration_option(value)
 
@@ -62,8 +62,8 @@ def up(
                                                  help="how long STOPPED tasks stay visible (e.g. 1h, 90m)"),
 ) -> None:
     """Start the sandbox (AWS endpoint, task runner, nats-server) and build the images."""
-    from sandbox import api
-    from sandbox.config import SandboxConfig
+    from fleetctl.sandbox import api
+    from fleetctl.sandbox.config import SandboxConfig
 
     before = api.status(state_dir)
     if before.running and before.info is not None:
@@ -94,7 +94,7 @@ def up(
 @app.command()
 def down(state_dir: Optional[Path] = DirOption) -> None:
     """Stop the sandbox and every process it started."""
-    from sandbox import api
+    from fleetctl.sandbox import api
 
     report = api.stop(state_dir)
     if report.survivors:
@@ -109,7 +109,7 @@ def status(
     output: Output = typer.Option(Output.table, "-o", "--output", help="table or json"),
 ) -> None:
     """Show whether the sandbox runs, its endpoints, and any fault (exit 1 if not running)."""
-    from sandbox import api
+    from fleetctl.sandbox import api
 
     current = api.status(state_dir)
     if output is Output.json:
@@ -139,7 +139,7 @@ def build(
     output: Output = typer.Option(Output.table, "-o", "--output", help="table or json"),
 ) -> None:
     """Register one sandbox ECR image per services/<name>/ (digest = source content hash)."""
-    from sandbox import api
+    from fleetctl.sandbox import api
 
     try:
         built = api.build_images(state_dir)

@@ -49,7 +49,7 @@ class SandboxConfig:
     nats_manifest: str = str(REPO_ROOT / "manifests" / "local.yaml")  # NATS users and permissions come from it
 
     def to_args(self) -> list[str]:
-        """Command-line flags that reproduce this config in ``python -m sandbox daemon``."""
+        """Command-line flags that reproduce this config in ``python -m fleetctl.sandbox daemon``."""
         args: list[str] = []
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)

@@ -1,6 +1,6 @@
 """The sandbox daemon: AWS endpoint + task runner + nats-server, until SIGTERM.
 
-Started detached by ``sandbox.api.ensure_running`` as ``python -m sandbox daemon --dir D``.
+Started detached by ``sandbox.api.ensure_running`` as ``python -m fleetctl.sandbox daemon --dir D``.
 It writes ``D/state.json`` (with ``ready: true`` once everything serves) and keeps
 ``D/children.json`` listing every process it started, so ``down`` can verify by pid.
 """
@@ -18,15 +18,15 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox.config import SandboxConfig
-from sandbox.procs import ProcRef, free_port
-from sandbox.state import StatePaths, read_json, write_json
+from fleetctl.sandbox.config import SandboxConfig
+from fleetctl.sandbox.procs import ProcRef, free_port
+from fleetctl.sandbox.state import StatePaths, read_json, write_json
 
 log = logging.getLogger("sandbox.daemon")
 
 
 def parse_args(argv: list[str]) -> tuple[Path, SandboxConfig]:
-    parser = argparse.ArgumentParser(prog="python -m sandbox daemon")
+    parser = argparse.ArgumentParser(prog="python -m fleetctl.sandbox daemon")
     parser.add_argument("--dir", required=True, type=Path)
     for field in dataclasses.fields(SandboxConfig):
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
@@ -36,13 +36,13 @@ def parse_args(argv: list[str]) -> tuple[Path, SandboxConfig]:
 
 
 def run(state_dir: Path, config: SandboxConfig) -> int:
-    from sandbox import images, infra, moto_fixes
-    from controller import natsperms
-    from sandbox.auth import Credentials, nats_password
-    from sandbox.backends import freeze_task_auto_advance
-    from sandbox.natsd import NatsSupervisor
-    from sandbox.runner.loop import TaskRunner
-    from sandbox.server import AwsServer
+    from fleetctl.sandbox import images, infra, moto_fixes
+    from fleetctl.controller import natsperms
+    from fleetctl.sandbox.auth import Credentials, nats_password
+    from fleetctl.sandbox.backends import freeze_task_auto_advance
+    from fleetctl.sandbox.natsd import NatsSupervisor
+    from fleetctl.sandbox.runner.loop import TaskRunner
+    from fleetctl.sandbox.server import AwsServer
 
     os.umask(0o077)  # everything the daemon writes (logs, JetStream, outputs) is private
     paths = StatePaths(state_dir)

@@ -13,9 +13,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sandbox.auth import Credentials
-from sandbox.config import REPO_ROOT
-from sandbox.runner.preflight import COMMAND_ANNOTATION
+from fleetctl.sandbox.auth import Credentials
+from fleetctl.sandbox.config import REPO_ROOT
+from fleetctl.sandbox.runner.preflight import COMMAND_ANNOTATION
 
 SOURCE_ANNOTATION = "org.fleetctl.sandbox.source"
 SHARED_DIRS = ("sdk", "contracts")
@@ -91,7 +91,7 @@ def manifest(name: str, source_hash: str) -> str:
 
 def build(endpoint_url: str, credentials: Credentials, repo_root: Path = REPO_ROOT) -> list[ImageResult]:
     """Create ``gaming/<name>`` repositories and push ``latest`` where sources changed."""
-    from sandbox.aws import client
+    from fleetctl.sandbox.aws import client
 
     ecr = client("ecr", endpoint_url, credentials)
     shared = [repo_root / d for d in SHARED_DIRS]

@@ -10,10 +10,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sandbox import aws
-from sandbox.auth import Credentials
-from sandbox.config import ACCOUNT_ID, CLUSTER_NAME, LOG_GROUP_NAME, REGION, ecr_registry
-from sandbox.state import StatePaths, read_json, write_json
+from fleetctl.sandbox import aws
+from fleetctl.sandbox.auth import Credentials
+from fleetctl.sandbox.config import ACCOUNT_ID, CLUSTER_NAME, LOG_GROUP_NAME, REGION, ecr_registry
+from fleetctl.sandbox.state import StatePaths, read_json, write_json
 
 NAME = "gaming-system"
 ASSUME_ECS_TASKS = json.dumps(
@@ -76,7 +76,7 @@ def create(
     ``{service: password}`` (manifest ``nats.credentials.format: password-per-service``) and
     the fleetctl user's password in a secret of its own.
     """
-    from controller.natsperms import PROBE_USER
+    from fleetctl.controller.natsperms import PROBE_USER
 
     def client(service: str) -> Any:
         return aws.client(service, endpoint_url, credentials)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sandbox import deployments
+from fleetctl.sandbox import deployments
 
 _applied = False
 

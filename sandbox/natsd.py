@@ -18,9 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox.guard import guarded_loop
-from sandbox.procs import ProcRef, terminate
-from sandbox.state import open_private
+from fleetctl.sandbox.guard import guarded_loop
+from fleetctl.sandbox.procs import ProcRef, terminate
+from fleetctl.sandbox.state import open_private
 
 log = logging.getLogger("sandbox.nats")
 
@@ -66,7 +66,7 @@ class NatsSupervisor:
     def __init__(
         self, port: int, store_dir: Path, log_path: Path, config_path: Path, accounts: str, passwords: dict[str, str]
     ) -> None:
-        from controller.natsperms import password_variable
+        from fleetctl.controller.natsperms import password_variable
 
         self.port = port
         self.store_dir = store_dir

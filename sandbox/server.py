@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import Any
 
-from sandbox.auth import Credentials, SigV4Gate
+from fleetctl.sandbox.auth import Credentials, SigV4Gate
 
 BACKEND_LOCK = threading.RLock()
 _installed = False

@@ -133,8 +133,8 @@ def mutate(text: str, rng: random.Random) -> str:
 
 def check(text: str, name: str) -> tuple[str, str | None]:
     """Load one manifest text as the CLI does: ("accepted" | "rejected" | "traceback", traceback)."""
-    from controller.errors import FleetError
-    from controller.manifest.load import parse_manifest
+    from fleetctl.controller.errors import FleetError
+    from fleetctl.controller.manifest.load import parse_manifest
 
     try:
         parse_manifest(text, source=name, base_dir=REPO / "manifests", tf_outputs=TF_OUTPUTS[name],

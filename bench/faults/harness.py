@@ -102,7 +102,7 @@ def control_config(proxy_url: str) -> dict[str, Any]:
 
 
 def _normalised(td: dict[str, Any]) -> str:
-    from controller import normalize
+    from fleetctl.controller import normalize
 
     return json.dumps(normalize.task_definition(td), sort_keys=True)
 

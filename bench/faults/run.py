@@ -211,9 +211,9 @@ def main() -> None:
 
     import boto3
 
-    from sandbox import api
-    from sandbox.auth import Credentials
-    from sandbox.config import SandboxConfig
+    from fleetctl.sandbox import api
+    from fleetctl.sandbox.auth import Credentials
+    from fleetctl.sandbox.config import SandboxConfig
 
     state = Path(tempfile.mkdtemp(prefix="fleetctl-rel-"))
     info = api.ensure_running(state, SandboxConfig(startup_grace=0.5, tick=0.1, default_stop_timeout=5.0,

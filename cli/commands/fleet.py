@@ -5,11 +5,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from cli import output
-from cli.app import app
-from controller.errors import FleetError
-from cli.context import Invocation, check_services, ecs_writes, fleet_lease, resolve_manifest, run_fleet
-from cli.options import (
+from fleetctl.cli import output
+from fleetctl.cli.app import app
+from fleetctl.controller.errors import FleetError
+from fleetctl.cli.context import Invocation, check_services, ecs_writes, fleet_lease, resolve_manifest, run_fleet
+from fleetctl.cli.options import (
     AdoptOpt,
     Format,
     LockTimeoutOpt,
@@ -39,8 +39,8 @@ def _poll_interval(fleet: Any) -> float:
 
 def _dry_run(manifest: Any, tf_outputs: Optional[str], services: Optional[list[str]], prune: bool,
              output_format: Format, view: str, adopt: Optional[list[str]] = None) -> None:
-    from cli import views
-    from controller.reconcile import reconcile_plan
+    from fleetctl.cli import views
+    from fleetctl.controller.reconcile import reconcile_plan
 
     async def body(loaded: Any, aws: Any) -> Any:
         return await reconcile_plan(aws, loaded.fleet, prune=prune, only=check_services(loaded, services),
@@ -108,9 +108,9 @@ def apply(
 
     With -s, only the named services are planned and applied (never pruned: --prune needs the whole
     fleet); their dependencies outside the selection are not waited for."""
-    from cli import views
-    from controller.apply import ApplyOptions, apply as apply_plan
-    from controller.reconcile import dependencies, reconcile_plan
+    from fleetctl.cli import views
+    from fleetctl.controller.apply import ApplyOptions, apply as apply_plan
+    from fleetctl.controller.reconcile import dependencies, reconcile_plan
 
     if prune and service:
         output.error_line("--prune needs the whole fleet: not with -s/--service")
@@ -118,7 +118,7 @@ def apply(
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
 
     async def body(loaded: Any, aws: Any) -> Any:
-        from controller.gate import NatsGate, open_gate, skip_warning
+        from fleetctl.controller.gate import NatsGate, open_gate, skip_warning
 
         fleet = loaded.fleet
         rollout = fleet.spec.rollout
@@ -185,14 +185,14 @@ def status(
     Exit 0 when every service is Ready, 1 otherwise."""
     import asyncio
 
-    from cli import views
-    from controller.observe import TaskDefinitionCache
-    from controller.reconcile import fleet_status
+    from fleetctl.cli import views
+    from fleetctl.controller.observe import TaskDefinitionCache
+    from fleetctl.controller.reconcile import fleet_status
 
     gates: list[Any] = []
 
     async def body(loaded: Any, aws: Any) -> Any:
-        from controller.gate import open_gate, skip_warning
+        from fleetctl.controller.gate import open_gate, skip_warning
 
         selected = check_services(loaded, service)
         cache = TaskDefinitionCache()
@@ -254,8 +254,8 @@ def wait(
 ) -> None:
     """Wait until the rollouts in progress finish (started by `apply --no-wait`, the controller or by
     hand), with apply's live view. Exit 0 all Ready, 1 a rollout failed or timed out, 2 error."""
-    from cli import views
-    from controller.wait import wait_for_services
+    from fleetctl.cli import views
+    from fleetctl.controller.wait import wait_for_services
 
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
 
@@ -293,8 +293,8 @@ def rollback(
     """Put SERVICE back on its previous completed task definition and wait for the rollout gate.
     Exit 0 Ready, 1 failed, 2 error. Takes the fleet's lease; beside a running controller (which
     holds it), a suspended service is rolled back without it."""
-    from cli import views
-    from controller.rollback import rollback as do_rollback
+    from fleetctl.cli import views
+    from fleetctl.controller.rollback import rollback as do_rollback
 
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
 
@@ -302,15 +302,15 @@ def rollback(
         check_services(loaded, service)
         async with fleet_lease(aws, loaded, wait=lock_timeout, beside_controller=suspend) as lease:
             if suspend:
-                from controller.suspend import suspend as suspend_service
+                from fleetctl.controller.suspend import suspend as suspend_service
 
                 await suspend_service(aws, loaded.fleet.spec.target.cluster, loaded.fleet.metadata.name, [service],
                                       by="rollback")
                 output.note(f"suspended {service}: the controller leaves it alone until "
                             f"`{invocation.command('controller resume', service, manifest_flag=True)}` "
                             "(--no-suspend: do not suspend)")
-            from controller.gate import NatsGate, open_gate, skip_warning
-            from controller.observe import resolve_image_tags
+            from fleetctl.controller.gate import NatsGate, open_gate, skip_warning
+            from fleetctl.controller.observe import resolve_image_tags
 
             fleet = loaded.fleet
             gate = NatsGate(fleet, "off")

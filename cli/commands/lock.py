@@ -5,10 +5,10 @@ from typing import Any
 
 import typer
 
-from cli import output
-from cli.app import app
-from cli.context import resolve_manifest, run_fleet
-from cli.options import ManifestArg, TextOrJson, TextOrJsonOpt, TfOutputsOpt
+from fleetctl.cli import output
+from fleetctl.cli.app import app
+from fleetctl.cli.context import resolve_manifest, run_fleet
+from fleetctl.cli.options import ManifestArg, TextOrJson, TextOrJsonOpt, TfOutputsOpt
 
 lock_app = typer.Typer(help="The fleet's lease: one writer (apply, rollback, prune, controller) at a time.",
                        no_args_is_help=True)
@@ -16,7 +16,7 @@ app.add_typer(lock_app, name="lock")
 
 
 def _lock(manifest: Any, tf_outputs: Any, release: bool) -> Any:
-    from controller import lease
+    from fleetctl.controller import lease
 
     async def body(loaded: Any, aws: Any) -> Any:
         fleet = loaded.fleet

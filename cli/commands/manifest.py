@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import typer
 
-from cli import output
-from cli.app import app
-from cli.context import check_services, fail, load_only, resolve_manifest, tf_values
-from cli.options import DataFormat, DataFormatOpt, Format, FormatOpt, ManifestArg, ServicesOpt, TfOutputsOpt
-from controller.errors import FleetError
+from fleetctl.cli import output
+from fleetctl.cli.app import app
+from fleetctl.cli.context import check_services, fail, load_only, resolve_manifest, tf_values
+from fleetctl.cli.options import DataFormat, DataFormatOpt, Format, FormatOpt, ManifestArg, ServicesOpt, TfOutputsOpt
+from fleetctl.controller.errors import FleetError
 
 
 @app.command()
@@ -17,8 +17,8 @@ def validate(
     output_format: FormatOpt = Format.text,
 ) -> None:
     """Check a manifest: schema, references and lint. Exit 2 on any error; changes nothing."""
-    from controller.errors import ManifestError
-    from controller.manifest import load_manifest
+    from fleetctl.controller.errors import ManifestError
+    from fleetctl.controller.manifest import load_manifest
 
     path = resolve_manifest(manifest)
     try:
@@ -52,7 +52,7 @@ def render(
     output_format: DataFormatOpt = DataFormat.yaml,
 ) -> None:
     """Print the RegisterTaskDefinition / CreateService / UpdateService inputs fleetctl would send."""
-    from controller.render import render as render_fleet
+    from fleetctl.controller.render import render as render_fleet
 
     loaded = load_only(manifest, tf_outputs)
     try:
@@ -65,6 +65,6 @@ def render(
 @app.command()
 def schema(output_format: DataFormatOpt = DataFormat.json) -> None:
     """Print the JSON Schema of the fleet manifest (for editors and CI)."""
-    from controller.manifest.schema import fleet_schema
+    from fleetctl.controller.manifest.schema import fleet_schema
 
     output.emit(output_format, fleet_schema())

@@ -6,10 +6,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from cli import output
-from cli.app import app
-from cli.context import Invocation, check_services, fail, run_fleet, resolve_manifest, tf_values
-from cli.options import (
+from fleetctl.cli import output
+from fleetctl.cli.app import app
+from fleetctl.cli.context import Invocation, check_services, fail, run_fleet, resolve_manifest, tf_values
+from fleetctl.cli.options import (
     Format,
     FormatOpt,
     ManifestArg,
@@ -21,7 +21,7 @@ from cli.options import (
     TfOutputsOpt,
     duration_option,
 )
-from controller.errors import FleetError
+from fleetctl.controller.errors import FleetError
 
 CredsOpt = Annotated[Optional[Path], typer.Option("--creds", help="NATS .creds file for the probe (never printed)")]
 UserOpt = Annotated[Optional[str], typer.Option("--user", envvar="NATS_USER", help="NATS user for the probe [env NATS_USER]")]
@@ -31,8 +31,8 @@ CaOpt = Annotated[Optional[Path], typer.Option("--ca", help="CA bundle (PEM) to 
 
 
 def probe_auth(creds: Optional[Path], user: Optional[str], password: Optional[str]) -> Any:
-    from controller import redact
-    from controller.probe import ProbeAuth
+    from fleetctl.controller import redact
+    from fleetctl.controller.probe import ProbeAuth
 
     if creds is not None and not creds.is_file():
         raise FleetError(f"{creds}: no such credentials file")
@@ -90,7 +90,7 @@ def diagnose(
     Online (MANIFEST, or the default manifest): stopped tasks of the last --since, deployment
     failures, log tails and, for NATS causes, network checks. Offline (--tasks-file): classify
     saved describe-tasks output. Exit 0 nothing wrong, 1 findings, 2 error."""
-    from controller.diagnose import has_problems
+    from fleetctl.controller.diagnose import has_problems
 
     if log_file is not None and tasks_file is None:
         output.error_line("--log-file goes with --tasks-file")
@@ -100,7 +100,7 @@ def diagnose(
         raise typer.Exit(output.EXIT_USAGE)
     invocation: Invocation | None = None
     if tasks_file is not None:
-        from controller.diagnose.offline import diagnose_files
+        from fleetctl.controller.diagnose.offline import diagnose_files
 
         try:
             findings, notes = diagnose_files(tasks_file, log_file)
@@ -108,7 +108,7 @@ def diagnose(
             fail(exc)
         body: dict[str, Any] = {"findings": [f.as_dict() for f in findings], "notes": notes}
     else:
-        from controller.diagnose.online import diagnose as run_diagnose
+        from fleetctl.controller.diagnose.online import diagnose as run_diagnose
 
         invocation = Invocation(resolve_manifest(manifest), tf_outputs)
         try:
@@ -148,8 +148,8 @@ def probe(
     declared subject, and undeclared responders. Exit 0 all present, 1 something missing, 2 error."""
     import asyncio
 
-    from controller.manifest import load_manifest
-    from controller.probe import ProbeTls, probe as run_probe
+    from fleetctl.controller.manifest import load_manifest
+    from fleetctl.controller.probe import ProbeTls, probe as run_probe
 
     path = resolve_manifest(manifest)
     try:
@@ -185,7 +185,7 @@ def logs(
     import json
     import sys
 
-    from controller import logs as service_logs
+    from fleetctl.controller import logs as service_logs
 
     def emit(log: Any, event: Any) -> None:
         if output_format is TextOrJson.json:

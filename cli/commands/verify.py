@@ -5,10 +5,10 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import output
-from cli.app import app
-from cli.context import check_services, run_fleet
-from cli.options import Format, FormatOpt, ManifestArg, ServicesOpt, TfOutputsOpt
+from fleetctl.cli import output
+from fleetctl.cli.app import app
+from fleetctl.cli.context import check_services, run_fleet
+from fleetctl.cli.options import Format, FormatOpt, ManifestArg, ServicesOpt, TfOutputsOpt
 
 
 @app.command()
@@ -23,7 +23,7 @@ def verify(
     and the execution role may read them; log groups; cluster, subnets, security groups; task egress and
     NATS ingress on the NATS port; NATS reachable from here. Each check OK, NG or SKIP.
     Exit 0 nothing NG, 1 a check is NG, 2 error."""
-    from controller.verify import verify as run_verify
+    from fleetctl.controller.verify import verify as run_verify
 
     async def body(loaded: Any, aws: Any) -> Any:
         return await run_verify(aws, loaded.fleet, only=check_services(loaded, service), network=not no_network)
@@ -40,7 +40,7 @@ def _table(result: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from cli.views import _console
+    from fleetctl.cli.views import _console
 
     con = _console()
     table = Table(box=None, pad_edge=False)

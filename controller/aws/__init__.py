@@ -4,7 +4,7 @@ Everything above it takes and returns fleetctl's own dataclasses (controller.sta
 only `AwsApi` (controller/aws/protocol.py): `Aws` implements it, and so does the in-memory ECS
 of the unit tests (tests/fakes/ecs.py).
 """
-from controller.aws.client import Aws
-from controller.aws.protocol import AwsApi
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.aws.protocol import AwsApi
 
 __all__ = ["Aws", "AwsApi"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.aws.client import Aws
-from controller.errors import CloudError
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import CloudError
 
 NAMESPACE = "ecs"
 DIMENSION = "ecs:service:DesiredCount"

@@ -7,8 +7,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Callable
 
-from controller.aws.ratelimit import RateLimitSettings, bucket
-from controller.errors import CloudError
+from fleetctl.controller.aws.ratelimit import RateLimitSettings, bucket
+from fleetctl.controller.errors import CloudError
 
 SERVICES = ("ecs", "logs", "ecr", "ec2", "elbv2")
 
@@ -80,7 +80,7 @@ class Aws:
         """
         sandbox = target.kind == "sandbox"
         if sandbox:
-            from sandbox.config import default_state_dir
+            from fleetctl.sandbox.config import default_state_dir
 
             credentials = target.credentials_file or str(default_state_dir() / "credentials.json")
         kwargs.setdefault("rate_limits", RateLimitSettings.from_env(default_enabled=target.kind == "aws"))
@@ -204,7 +204,7 @@ class Aws:
 
 
 def _sandbox_credentials(service: str, path: str) -> dict[str, str]:
-    from sandbox.auth import CredentialsError, Credentials
+    from fleetctl.sandbox.auth import CredentialsError, Credentials
 
     try:
         return Credentials.load(Path(path)).client_kwargs()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controller.aws.client import Aws
+from fleetctl.controller.aws.client import Aws
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from controller.aws.client import Aws
-from controller.state import ContainerState, DeploymentState, ServiceEvent, ServiceState, TaskState
-from controller.concurrency import gather
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.state import ContainerState, DeploymentState, ServiceEvent, ServiceState, TaskState
+from fleetctl.controller.concurrency import gather
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
@@ -52,7 +52,7 @@ async def register_task_definition(aws: Aws, params: dict[str, Any]) -> str:
 
 async def describe_task_definition_tagged(aws: Aws, task_definition: str) -> tuple[dict[str, Any], dict[str, str]] | None:
     """A task definition (a family name: its latest ACTIVE revision) and its tags; None if there is none."""
-    from controller.errors import CloudError
+    from fleetctl.controller.errors import CloudError
 
     try:
         resp = await aws.call("ecs", "describe_task_definition", taskDefinition=task_definition, include=["TAGS"])
@@ -81,7 +81,7 @@ async def register_task_definition_once(
     it. RegisterTaskDefinition itself is sent without botocore's retries: a retry inside botocore
     could not look first.
     """
-    from controller.errors import CloudError
+    from fleetctl.controller.errors import CloudError
 
     attempts = attempts or aws.max_attempts
     family = params["family"]
@@ -112,7 +112,7 @@ async def create_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
     """CreateService with the caller's clientToken. A retry after a lost reply finds the service
     created: ECS answers the same token with the same service; where an endpoint refuses the
     second create instead, the service is read back when it carries this token's tags."""
-    from controller.errors import CloudError
+    from fleetctl.controller.errors import CloudError
 
     try:
         resp = await aws.call("ecs", "create_service", **params)
@@ -160,7 +160,7 @@ async def describe_tasks(aws: Aws, cluster: str, arns: list[str]) -> list[TaskSt
 
 async def resolve_image_tag(aws: Aws, repository: str, tag: str) -> str | None:
     """The digest an ECR tag points at, or None when the tag or repository is unknown."""
-    from controller.errors import CloudError
+    from fleetctl.controller.errors import CloudError
 
     try:
         resp = await aws.call("ecr", "describe_images", repositoryName=repository, imageIds=[{"imageTag": tag}])

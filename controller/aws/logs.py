@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from controller.aws.client import Aws
-from controller.errors import CloudError
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import CloudError
 
 
 @dataclass(frozen=True)

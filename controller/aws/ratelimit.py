@@ -86,7 +86,7 @@ class RateLimitSettings:
     def from_env(cls, *, default_enabled: bool, env: Mapping[str, str] | None = None) -> "RateLimitSettings":
         """Settings from FLEETCTL_RATE_LIMITS / FLEETCTL_RATE_SHARE. The sandbox (moto) does
         not throttle, so it is not paced unless asked (benchmarks behind a throttling proxy)."""
-        from controller.errors import FleetError
+        from fleetctl.controller.errors import FleetError
 
         env = os.environ if env is None else env
         mode = env.get(ENV_MODE, "").strip().lower()

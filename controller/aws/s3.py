@@ -1,7 +1,7 @@
 """S3 reads: one object's bytes (a terraform state behind an S3 backend)."""
 from __future__ import annotations
 
-from controller.aws.client import Aws
+from fleetctl.controller.aws.client import Aws
 
 MAX_OBJECT_BYTES = 50 * 1024 * 1024
 
@@ -13,7 +13,7 @@ async def read_object(aws: Aws, bucket: str, key: str, *, limit: int = MAX_OBJEC
     async with body as stream:
         data = await stream.read(limit + 1)
     if len(data) > limit:
-        from controller.errors import CloudError
+        from fleetctl.controller.errors import CloudError
 
         raise CloudError("s3:GetObject", "TooLarge", f"s3://{bucket}/{key} is larger than {limit // 2**20} MiB")
     return data

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from controller.aws.client import Aws
-from controller.errors import CloudError
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.errors import CloudError
 
 _MISSING = {"ImageNotFoundException", "RepositoryNotFoundException", "NoSuchEntity", "ResourceNotFoundException",
             "ParameterNotFound", "ClusterNotFoundException", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound"}

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from controller.diagnose.ecsreason import Reason, parse_reason
-from controller.diagnose.rules import RULES, Rule, Severity, Stage, placement_fix
-from controller.diagnose.tracebacks import Exc, Record, parse_log
-from controller.state import TaskState
+from fleetctl.controller.diagnose.ecsreason import Reason, parse_reason
+from fleetctl.controller.diagnose.rules import RULES, Rule, Severity, Stage, placement_fix
+from fleetctl.controller.diagnose.tracebacks import Exc, Record, parse_log
+from fleetctl.controller.state import TaskState
 
 MAX_EVIDENCE_CHARS = 400
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from controller.diagnose.classify import Classification, TaskEvidence, classify
+from fleetctl.controller.diagnose.classify import Classification, TaskEvidence, classify
 
 HOLDOUT_EVERY = 4   # one case in four (by a hash of its id) is held out
 

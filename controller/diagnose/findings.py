@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from controller.diagnose.classify import Classification, TaskEvidence
-from controller.diagnose.rules import NATS_CATEGORIES, Severity
+from fleetctl.controller.diagnose.classify import Classification, TaskEvidence
+from fleetctl.controller.diagnose.rules import NATS_CATEGORIES, Severity
 
 FLEET = "*"
 

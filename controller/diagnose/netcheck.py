@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from controller.aws.client import Aws
-from controller.aws.ec2 import (
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.aws.ec2 import (
     SecurityGroupState,
     SubnetState,
     TargetHealthState,
@@ -21,8 +21,8 @@ from controller.aws.ec2 import (
     describe_subnets,
     describe_target_health,
 )
-from controller.errors import CloudError
-from controller.concurrency import gather
+from fleetctl.controller.errors import CloudError
+from fleetctl.controller.concurrency import gather
 
 DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
 
@@ -167,7 +167,7 @@ async def run_checks(aws: Aws, fleet: Any, network: dict[str, Any] | None, *, ur
 
 
 async def probe_check(fleet: Any, url: str, auth: Any = None) -> NetCheck:
-    from controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
+    from fleetctl.controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
 
     try:
         client = await connect([url], ProbeAuth.for_fleet(fleet, auth), ProbeTls.for_fleet(fleet), timeout=3.0)

@@ -6,10 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controller.diagnose.classify import TaskEvidence, classify
-from controller.diagnose.findings import Finding, group
-from controller.errors import FleetError
-from controller.state import ContainerState, TaskState
+from fleetctl.controller.diagnose.classify import TaskEvidence, classify
+from fleetctl.controller.diagnose.findings import Finding, group
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.state import ContainerState, TaskState
 
 
 def _time(value: Any) -> datetime | None:

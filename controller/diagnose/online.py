@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from controller.aws import ecs
-from controller.aws import logs as cwlogs
-from controller.aws.client import Aws
-from controller.diagnose.classify import TaskEvidence, classify, culprit
-from controller.diagnose.findings import Finding, group
-from controller.diagnose.netcheck import NetCheck, run_checks
-from controller.diagnose.rules import NATS_CATEGORIES, Stage
-from controller.manifest.models import Fleet
-from controller.state import ServiceState, TaskState
-from controller.concurrency import gather
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.aws import logs as cwlogs
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.diagnose.classify import TaskEvidence, classify, culprit
+from fleetctl.controller.diagnose.findings import Finding, group
+from fleetctl.controller.diagnose.netcheck import NetCheck, run_checks
+from fleetctl.controller.diagnose.rules import NATS_CATEGORIES, Stage
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.state import ServiceState, TaskState
+from fleetctl.controller.concurrency import gather
 
 LOG_LINES = 60
 LOG_READS = 8          # log streams read at once

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.manifest.models import (
+from fleetctl.controller.manifest.models import (
     DeploymentSpec,
     Fleet,
     HealthCheckSpec,

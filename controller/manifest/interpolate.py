@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller import redact
+from fleetctl.controller import redact
 
 _REF = re.compile(r"\$\$|\$\{(?P<body>[^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from controller.manifest.effective import effective
-from controller.manifest.interpolate import UNRESOLVED_TF
-from controller.manifest.models import DIGEST, Fleet
-from controller.manifest.subjects import Entry, first_conflicts
+from fleetctl.controller.manifest.effective import effective
+from fleetctl.controller.manifest.interpolate import UNRESOLVED_TF
+from fleetctl.controller.manifest.models import DIGEST, Fleet
+from fleetctl.controller.manifest.subjects import Entry, first_conflicts
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str]

@@ -18,18 +18,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from controller import redact
-from controller.errors import ManifestError, ManifestIssue
-from controller.manifest.interpolate import (
+from fleetctl.controller import redact
+from fleetctl.controller.errors import ManifestError, ManifestIssue
+from fleetctl.controller.manifest.interpolate import (
     InterpolationError,
     Interpolator,
     TerraformOutputs,
     has_unresolved,
 )
-from controller.manifest.lint import lint
-from controller.manifest.tfstate import read_terraform_file
-from controller.manifest.models import Fleet
-from controller.manifest.yamlsrc import YamlSyntaxError, load_located
+from fleetctl.controller.manifest.lint import lint
+from fleetctl.controller.manifest.tfstate import read_terraform_file
+from fleetctl.controller.manifest.models import Fleet
+from fleetctl.controller.manifest.yamlsrc import YamlSyntaxError, load_located
 
 MAX_BYTES = 5 * 1024 * 1024
 

@@ -19,8 +19,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from controller import redact
-from controller.manifest.interpolate import UNRESOLVED_TF
+from fleetctl.controller import redact
+from fleetctl.controller.manifest.interpolate import UNRESOLVED_TF
 
 SERVICE_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.manifest.models import Fleet
+from fleetctl.controller.manifest.models import Fleet
 
 SCHEMA_ID = "https://fleetctl.dev/schemas/fleet.v1.json"
 

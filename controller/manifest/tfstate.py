@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from controller.errors import FleetError
-from controller.manifest.interpolate import InterpolationError, TerraformOutputs
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.manifest.interpolate import InterpolationError, TerraformOutputs
 
 STDIN = "-"
 MAX_BYTES = 50 * 1024 * 1024
@@ -78,8 +78,8 @@ def read_s3_state(url: str, *, region: str | None = None, endpoint_url: str | No
     takes them (AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL), credentials from the usual chain."""
     import asyncio
 
-    from controller.aws import Aws
-    from controller.aws.s3 import read_object
+    from fleetctl.controller.aws import Aws
+    from fleetctl.controller.aws.s3 import read_object
 
     bucket, _, key = url[len("s3://"):].partition("/")
     if not bucket or not key:

@@ -8,10 +8,10 @@ import subprocess
 import threading
 import time
 
-from sandbox.guard import guarded_thread
-from sandbox.procs import ProcRef
-from sandbox.runner.logs import LogShipper
-from sandbox.runner.preflight import ContainerSpec, TaskStartError
+from fleetctl.sandbox.guard import guarded_thread
+from fleetctl.sandbox.procs import ProcRef
+from fleetctl.sandbox.runner.logs import LogShipper
+from fleetctl.sandbox.runner.preflight import ContainerSpec, TaskStartError
 
 
 def exit_code_of(returncode: int) -> int:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
-from sandbox.backends import backend
+from fleetctl.sandbox.backends import backend
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.backends import backend, freeze_task_auto_advance
-from sandbox.config import SandboxConfig
-from sandbox.guard import guarded_loop
-from sandbox.procs import ProcRef
-from sandbox.runner.logs import LogShipper
-from sandbox.runner.scheduler import Scheduler
-from sandbox.runner.tasks import Phase, RunnerSettings, StopCause, TaskRuntime
-from sandbox.server import BACKEND_LOCK
+from fleetctl.sandbox.backends import backend, freeze_task_auto_advance
+from fleetctl.sandbox.config import SandboxConfig
+from fleetctl.sandbox.guard import guarded_loop
+from fleetctl.sandbox.procs import ProcRef
+from fleetctl.sandbox.runner.logs import LogShipper
+from fleetctl.sandbox.runner.scheduler import Scheduler
+from fleetctl.sandbox.runner.tasks import Phase, RunnerSettings, StopCause, TaskRuntime
+from fleetctl.sandbox.server import BACKEND_LOCK
 
 log = logging.getLogger("sandbox.runner")
 PRUNE_PERIOD = 5.0
@@ -134,7 +134,7 @@ class TaskRunner:
 
     def _prune(self, ecs: Any) -> None:
         """Forget STOPPED tasks older than the retention period, as ECS does after ~1 hour."""
-        from sandbox.deployments import now
+        from fleetctl.sandbox.deployments import now
 
         cutoff = now().timestamp() - self.config.stopped_task_retention
         for tasks in ecs.tasks.values():

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.backends import backend
-from sandbox.config import ecr_registry
-from sandbox.runner.logs import LogTarget
+from fleetctl.sandbox.backends import backend
+from fleetctl.sandbox.config import ecr_registry
+from fleetctl.sandbox.runner.logs import LogTarget
 
 COMMAND_ANNOTATION = "org.fleetctl.sandbox.command"
 IP_ENV_LABEL = "fleetctl.sandbox/ip-env"

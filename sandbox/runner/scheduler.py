@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import deployments as dep
-from sandbox.runner.tasks import HEALTH_FAILED, TaskRuntime
+from fleetctl.sandbox import deployments as dep
+from fleetctl.sandbox.runner.tasks import HEALTH_FAILED, TaskRuntime
 
 log = logging.getLogger("sandbox.scheduler")
 STARTING = ("PROVISIONING", "PENDING", "ACTIVATING")

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.deployments import now as utcnow
-from sandbox.procs import ProcRef
-from sandbox.runner.containers import ContainerProcess
-from sandbox.runner.logs import LogShipper, ensure_stream
-from sandbox.runner.preflight import TaskStartError, prepare
+from fleetctl.sandbox.deployments import now as utcnow
+from fleetctl.sandbox.procs import ProcRef
+from fleetctl.sandbox.runner.containers import ContainerProcess
+from fleetctl.sandbox.runner.logs import LogShipper, ensure_stream
+from fleetctl.sandbox.runner.preflight import TaskStartError, prepare
 
 
 class Phase(enum.Enum):
@@ -231,7 +231,7 @@ def _task_health(containers: list[ContainerProcess]) -> str:
 
 def _assign_ip(task: Any, ip: str) -> None:
     """Expose the task's loopback address as its ENI's private IP, as awsvpc tasks show."""
-    from sandbox.backends import backend
+    from fleetctl.sandbox.backends import backend
 
     for attachment in task.attachments:
         if attachment.get("type") != "ElasticNetworkInterface":
@@ -250,7 +250,7 @@ def _assign_ip(task: Any, ip: str) -> None:
 
 
 def _release_eni(task: Any) -> None:
-    from sandbox.backends import backend
+    from fleetctl.sandbox.backends import backend
 
     for attachment in task.attachments:
         if attachment.get("type") != "ElasticNetworkInterface":

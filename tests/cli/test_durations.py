@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from cli.durations import DurationError, format_duration, parse_duration
+from fleetctl.cli.durations import DurationError, format_duration, parse_duration
 from tests.conftest import run_cli
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.context import DEFAULT_NAMES, ENV_MANIFEST, Invocation, ManifestNotFound, find_manifest
+from fleetctl.cli.context import DEFAULT_NAMES, ENV_MANIFEST, Invocation, ManifestNotFound, find_manifest
 from tests.conftest import REPO, run_cli
 
 

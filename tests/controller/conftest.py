@@ -23,7 +23,7 @@ class SandboxHandle:
     state_dir: Path
 
     def client(self, service: str) -> Any:
-        from sandbox.auth import Credentials
+        from fleetctl.sandbox.auth import Credentials
 
         credentials = Credentials.load(self.state_dir / "credentials.json")
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
@@ -35,8 +35,8 @@ class SandboxHandle:
 
 @pytest.fixture(scope="session")
 def sandbox_handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
-    from sandbox import api
-    from sandbox.config import SandboxConfig
+    from fleetctl.sandbox import api
+    from fleetctl.sandbox.config import SandboxConfig
 
     state_dir = tmp_path_factory.mktemp("controller-sandbox")
     config = SandboxConfig(startup_grace=0.5, tick=0.1, backoff_base=0.2, backoff_max=2.0,

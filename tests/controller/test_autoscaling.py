@@ -8,16 +8,16 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from controller.autoscaling import AUTOSCALING_TAG
-from controller.manifest.models import AutoscalingSpec, ServiceSpec
-from controller.plan import (
+from fleetctl.controller.autoscaling import AUTOSCALING_TAG
+from fleetctl.controller.manifest.models import AutoscalingSpec, ServiceSpec
+from fleetctl.controller.plan import (
     ConfigureAutoscalingAction,
     CreateServiceAction,
     RemoveAutoscalingAction,
     ScaleServiceAction,
     plan,
 )
-from controller.render import render
+from fleetctl.controller.render import render
 from tests.controller.test_operator_production import desired, operating, until
 from tests.controller.test_plan import FLEET, observed_for
 

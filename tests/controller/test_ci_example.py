@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from sandbox.auth import Credentials
+from fleetctl.sandbox.auth import Credentials
 
 import pytest
 

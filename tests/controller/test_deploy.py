@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from controller.manifest import load_manifest
+from fleetctl.controller.manifest import load_manifest
 from tests.conftest import PROD_TF_OUTPUTS, REPO
 from tests.terraform import tfconfig
 
@@ -69,7 +69,7 @@ def test_the_controller_service_runs_with_the_controller_role_and_reads_the_flee
     path, outputs = _outputs(tmp_path)
     fleet = load_manifest(CONTROLLER_MANIFEST, tf_outputs=path).fleet
     (svc,) = fleet.spec.services
-    from controller.render import render
+    from fleetctl.controller.render import render
 
     (r,) = render(fleet)
     td = r.register_task_definition

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from controller import lease as fleet_lease
-from controller.aws import Aws
-from controller.lease import Lease, LeaseError, LeaseTableMissing
+from fleetctl.controller import lease as fleet_lease
+from fleetctl.controller.aws import Aws
+from fleetctl.controller.lease import Lease, LeaseError, LeaseTableMissing
 
 TABLE = "fleetctl-locks"
 

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from controller.operator import Operator
+from fleetctl.controller.operator import Operator
 from tests.conftest import REPO
 
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from controller.operator import Operator
+from fleetctl.controller.operator import Operator
 from tests.controller.test_gate import SLEEP, dead_nats
 from tests.controller.test_operator import _until
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.operator import Operator
+from fleetctl.controller.operator import Operator
 
 pytestmark = pytest.mark.timeout(300)  # sandbox tests on a shared 2-core machine: waits are condition-based
 
@@ -119,7 +119,7 @@ async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
     """`log.exception` in the operator keeps its traceback in the one JSON line."""
     import io
 
-    from cli.operator import TextOrJson, configure_logging
+    from fleetctl.cli.operator import TextOrJson, configure_logging
 
     configure_logging(TextOrJson.json)
     stream = io.StringIO()

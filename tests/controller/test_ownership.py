@@ -5,8 +5,8 @@ import dataclasses
 import json
 import random
 
-from controller.plan import AdoptServiceAction, TagServiceAction, plan
-from controller.render import FLEET_TAG
+from fleetctl.controller.plan import AdoptServiceAction, TagServiceAction, plan
+from fleetctl.controller.render import FLEET_TAG
 from tests.conftest import run_cli
 from tests.controller.test_plan import RENDERED, observed_for
 
@@ -98,9 +98,9 @@ async def test_plan_and_apply_refuse_another_fleets_service_until_adopted(make_f
 async def test_adopt_must_name_a_service_of_the_manifest():
     import pytest
 
-    from controller.errors import FleetError
-    from controller.manifest import parse_manifest
-    from controller.reconcile import reconcile_plan
+    from fleetctl.controller.errors import FleetError
+    from fleetctl.controller.manifest import parse_manifest
+    from fleetctl.controller.reconcile import reconcile_plan
     from tests.conftest import FIXTURES
 
     fleet = parse_manifest((FIXTURES / "manifests" / "small.yaml").read_text(), env={}).fleet

@@ -6,8 +6,8 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from controller.manifest import load_manifest
-from controller.plan import (
+from fleetctl.controller.manifest import load_manifest
+from fleetctl.controller.plan import (
     TASK_DEF_TAG,
     CreateServiceAction,
     RegisterTaskDefinitionAction,
@@ -16,8 +16,8 @@ from controller.plan import (
     UpdateServiceAction,
     plan,
 )
-from controller.render import FLEET_TAG, TD_HASH_TAG, render
-from controller.state import DeploymentState, ObservedFleet, ServiceState
+from fleetctl.controller.render import FLEET_TAG, TD_HASH_TAG, render
+from fleetctl.controller.state import DeploymentState, ObservedFleet, ServiceState
 from tests.conftest import PROD_TF_OUTPUTS, REPO
 
 FLEET = load_manifest(REPO / "manifests" / "prod.yaml", tf_outputs=PROD_TF_OUTPUTS).fleet

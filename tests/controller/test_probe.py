@@ -9,8 +9,8 @@ import nats.micro
 import pytest
 import yaml
 
-from controller.manifest import load_manifest
-from controller.probe import ProbeAuth, ProbeTls, concrete, probe, subject_matches
+from fleetctl.controller.manifest import load_manifest
+from fleetctl.controller.probe import ProbeAuth, ProbeTls, concrete, probe, subject_matches
 from sdk.testing import NatsServer, free_port
 from tests.conftest import run_cli
 from tests.sdk.conftest import self_signed

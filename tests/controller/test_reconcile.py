@@ -10,10 +10,10 @@ import threading
 import pytest
 import yaml
 
-from controller.apply import ApplyOptions, SilentReporter, apply
-from controller.aws import Aws
-from controller.manifest import load_manifest
-from controller.reconcile import dependencies, reconcile_plan
+from fleetctl.controller.apply import ApplyOptions, SilentReporter, apply
+from fleetctl.controller.aws import Aws
+from fleetctl.controller.manifest import load_manifest
+from fleetctl.controller.reconcile import dependencies, reconcile_plan
 from tests.conftest import REPO, run_cli
 from tests.controller.conftest import push_image
 
@@ -172,7 +172,7 @@ async def test_no_wait_returns_after_submitting(make_fleet):
 
 
 def _credentials_file(tmp_path) -> str:
-    from sandbox.auth import Credentials
+    from fleetctl.sandbox.auth import Credentials
 
     path = tmp_path / "credentials.json"
     Credentials.generate().save(path)

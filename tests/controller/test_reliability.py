@@ -13,7 +13,7 @@ import pytest
 
 from bench.faults import harness
 from bench.faults.proxy import start as start_proxy
-from controller.plan import TASK_DEF_TAG
+from fleetctl.controller.plan import TASK_DEF_TAG
 
 SERVICES = ["settings", "time_manager", "weather_manager", "event_bus"]
 
@@ -225,9 +225,9 @@ def test_plan_gives_a_service_already_on_the_content_only_its_missing_tag():
     content, the tags still name revision 3. Plan reads it and only records it; no register, no update."""
     import random
 
-    from controller.plan import PREVIOUS_TAG, TagServiceAction, plan
-    from controller.render import TD_HASH_TAG
-    from controller.state import ObservedFleet
+    from fleetctl.controller.plan import PREVIOUS_TAG, TagServiceAction, plan
+    from fleetctl.controller.render import TD_HASH_TAG
+    from fleetctl.controller.state import ObservedFleet
     from tests.controller.test_plan import FLEET, RENDERED, observed_for
 
     observed = observed_for(RENDERED, trusted=True, rng=random.Random(3), revision=4)

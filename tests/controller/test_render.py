@@ -7,8 +7,8 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from controller.manifest import load_manifest
-from controller.render import FLEET_TAG, TD_HASH_TAG, render
+from fleetctl.controller.manifest import load_manifest
+from fleetctl.controller.render import FLEET_TAG, TD_HASH_TAG, render
 from tests.conftest import FIXTURES, PROD_TF_OUTPUTS, REPO, run_cli
 
 LOCAL_TF_OUTPUTS = FIXTURES / "local-tf-outputs.json"

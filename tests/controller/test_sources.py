@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from controller.aws.client import Aws
-from controller.sources import GitSource, LocalSource, S3Source, SourceError, open_source
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.sources import GitSource, LocalSource, S3Source, SourceError, open_source
 from tests.controller.test_operator_production import desired, operating, running, sample, scrape, until
 
 pytestmark = pytest.mark.timeout(300)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from controller.verify import allows, secret_action, trusts
+from fleetctl.controller.verify import allows, secret_action, trusts
 import pytest
 
 from tests.conftest import run_cli

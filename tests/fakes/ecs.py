@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from controller.aws.client import PAGE_SIZES
-from controller.errors import CloudError
+from fleetctl.controller.aws.client import PAGE_SIZES
+from fleetctl.controller.errors import CloudError
 
 ACCOUNT = "123456789012"
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Filter")

@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox import api
-from sandbox.config import SandboxConfig
+from fleetctl.sandbox import api
+from fleetctl.sandbox.config import SandboxConfig
 
 # Short timings keep the suite fast; the behaviour is the same as with the defaults.
 TEST_CONFIG = SandboxConfig(

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.auth import Credentials
+from fleetctl.sandbox.auth import Credentials
 from tests.conftest import REPO, run_cli
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113.ListClusters"

@@ -20,7 +20,7 @@ def test_plain_boto3_from_the_exported_environment(sandbox, ecs, logs, register,
     wait_for(lambda: log_messages(sandbox, logs, arn))
 
     status = subprocess.run(
-        [sys.executable, "-m", "sandbox", "status", "--dir", str(sandbox.info.state_dir)],
+        [sys.executable, "-m", "fleetctl.sandbox", "status", "--dir", str(sandbox.info.state_dir)],
         capture_output=True, text=True, check=True, cwd=repo_root(),
     )  # fmt: skip
     [export] = [line for line in status.stdout.splitlines() if line.startswith("export ")]

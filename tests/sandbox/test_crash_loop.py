@@ -100,6 +100,6 @@ def test_circuit_breaker_without_rollback_leaves_the_deployment_failed(sandbox, 
 
 
 def test_circuit_breaker_threshold_is_ecs_formula():
-    from sandbox.runner.scheduler import failure_threshold
+    from fleetctl.sandbox.runner.scheduler import failure_threshold
 
     assert [failure_threshold(n) for n in (0, 1, 6, 7, 10, 399, 400, 1000)] == [3, 3, 3, 4, 5, 200, 200, 200]

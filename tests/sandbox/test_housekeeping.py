@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import api
+from fleetctl.sandbox import api
 from tests.sandbox.conftest import TEST_CONFIG, Sandbox, wait_for
 
 
@@ -69,10 +69,10 @@ def test_moto_reset_stops_local_tasks_and_the_runner_carries_on():
     from moto.moto_api import state_manager
     from moto.moto_api._internal.models import moto_api_backend
 
-    from sandbox import moto_fixes
-    from sandbox.auth import Credentials
-    from sandbox.runner.loop import TaskRunner
-    from sandbox.server import BACKEND_LOCK, AwsServer
+    from fleetctl.sandbox import moto_fixes
+    from fleetctl.sandbox.auth import Credentials
+    from fleetctl.sandbox.runner.loop import TaskRunner
+    from fleetctl.sandbox.server import BACKEND_LOCK, AwsServer
 
     moto_fixes.apply()
     credentials = Credentials.generate()

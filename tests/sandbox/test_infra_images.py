@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sandbox import images
-from sandbox.config import ecr_registry
+from fleetctl.sandbox import images
+from fleetctl.sandbox.config import ecr_registry
 
 REQUIRED_OUTPUTS = {
     "aws_endpoint_url", "ecs_cluster_name", "ecr_registry", "private_subnet_ids",

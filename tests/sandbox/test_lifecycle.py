@@ -14,14 +14,14 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.auth import Credentials
-from sandbox.procs import ProcRef
+from fleetctl.sandbox.auth import Credentials
+from fleetctl.sandbox.procs import ProcRef
 from tests.sandbox.conftest import repo_root, wait_for
 
 
 def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sandbox", *args], cwd=repo_root(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "fleetctl.sandbox", *args], cwd=repo_root(), capture_output=True, text=True, timeout=timeout
     )
 
 

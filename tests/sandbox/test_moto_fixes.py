@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox import moto_fixes
-from sandbox.auth import Credentials
-from sandbox.backends import backend
-from sandbox.server import BACKEND_LOCK, AwsServer
+from fleetctl.sandbox import moto_fixes
+from fleetctl.sandbox.auth import Credentials
+from fleetctl.sandbox.backends import backend
+from fleetctl.sandbox.server import BACKEND_LOCK, AwsServer
 
 
 CREDENTIALS = Credentials.generate()

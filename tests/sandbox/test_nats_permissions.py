@@ -10,8 +10,8 @@ import nats
 import pytest
 import yaml
 
-from controller import natsperms
-from controller.probe import check_responders
+from fleetctl.controller import natsperms
+from fleetctl.controller.probe import check_responders
 from tests.conftest import REPO, run_cli
 
 

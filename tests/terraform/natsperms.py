@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from controller.natsperms import (  # noqa: F401  (re-exported for the tests)
+from fleetctl.controller.natsperms import (  # noqa: F401  (re-exported for the tests)
     GATEWAY,
     JETSTREAM,
     MICRO_VERBS,

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from controller.render import FLEET_TAG
+from fleetctl.controller.render import FLEET_TAG
 from tests.terraform import awsops, tfconfig
 
 SCANNED = [tfconfig.REPO / "controller", tfconfig.REPO / "cli"]
@@ -156,7 +156,7 @@ def test_task_definition_families_match_the_tagging_scope():
     # names families "<fleet name>-<service>" and the fleet's name is the project's name.
     import yaml
 
-    from controller.render import family
+    from fleetctl.controller.render import family
 
     manifest = yaml.safe_load(tfconfig.MANIFEST.read_text())
     project = tfconfig.load().variables["project"]["default"]
@@ -248,7 +248,7 @@ def test_scanner_finds_the_calls_in_a_snippet():
 
 SEAM_SNIPPET = textwrap.dedent(
     '''
-    from controller.aws.client import Aws
+    from fleetctl.controller.aws.client import Aws
 
     async def deploy(aws: Aws, cluster, params, names):
         await aws.call("ecs", "describe_services", cluster=cluster, services=names, include=["TAGS"])

@@ -230,9 +230,9 @@ def test_expected_permissions_helper(manifest):
 
 def test_template_accounts_block_is_generated_from_the_manifest(manifest):
     """terraform's template carries exactly what controller/natsperms.py renders for prod.yaml
-    (regenerate with `python -m controller.natsperms manifests/prod.yaml --write-template`),
+    (regenerate with `python -m fleetctl.controller.natsperms manifests/prod.yaml --write-template`),
     and the sandbox runs the same block rendered from local.yaml: the fleets must agree."""
-    from controller import natsperms as model
+    from fleetctl.controller import natsperms as model
 
     template = CONF_TEMPLATE.read_text()
     assert model.accounts_in(template) == model.render_accounts(manifest)

@@ -249,8 +249,8 @@ def probe_manifest(tmp_path: Path, url: str, services: list[str]) -> Path:
 async def test_fleetctl_probe_reports_responders_without_invoking_a_handler(live: LiveFleet, tmp_path: Path) -> None:
     """The probe user cannot request a service subject, yet `fleetctl probe` still tells which
     subjects have responders: from the servers' own subscription lists."""
-    from controller.manifest import load_manifest
-    from controller.probe import ProbeAuth, account_subscriptions, check_responders, probe
+    from fleetctl.controller.manifest import load_manifest
+    from fleetctl.controller.probe import ProbeAuth, account_subscriptions, check_responders, probe
 
     before = len(live.violations())
     errors: list[str] = []

@@ -13,9 +13,9 @@ from dataclasses import replace
 import pytest
 
 from bench.throttleproxy import ThrottleProxy
-from controller.aws import ecs, ratelimit
-from controller.aws.client import Aws
-from controller.aws.ratelimit import Rate, RateLimitSettings, TokenBucket
+from fleetctl.controller.aws import ecs, ratelimit
+from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.aws.ratelimit import Rate, RateLimitSettings, TokenBucket
 
 REGION = "us-east-1"
 SERVICES = 300
@@ -74,7 +74,7 @@ SHARE = 0.25
 
 @pytest.fixture(scope="module")
 def credentials(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from sandbox.auth import Credentials
+    from fleetctl.sandbox.auth import Credentials
 
     path = tmp_path_factory.mktemp("creds") / "credentials.json"   # plain moto checks no signature
     Credentials.generate().save(path)
@@ -125,7 +125,7 @@ def test_bucket_hands_out_burst_then_rate() -> None:
 
 
 def test_settings_from_the_environment() -> None:
-    from controller.errors import FleetError
+    from fleetctl.controller.errors import FleetError
 
     assert RateLimitSettings.from_env(default_enabled=True, env={}).enabled
     assert not RateLimitSettings.from_env(default_enabled=False, env={}).enabled

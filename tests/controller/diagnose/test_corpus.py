@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from controller.diagnose import CATEGORIES, RULES
-from controller.diagnose.evaluate import evaluate, load_corpus
+from fleetctl.controller.diagnose import CATEGORIES, RULES
+from fleetctl.controller.diagnose.evaluate import evaluate, load_corpus
 from tests.conftest import FIXTURES
 
 CORPUS = FIXTURES / "diagnose" / "corpus"

@@ -13,7 +13,7 @@ CASE = FIXTURES / "diagnose" / "nats_auth_raw_nats_py"
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "cli.main", "diagnose", "--tasks-file", str(CASE / "tasks.json"),
+    return subprocess.run([sys.executable, "-m", "fleetctl.cli.main", "diagnose", "--tasks-file", str(CASE / "tasks.json"),
                            "--log-file", str(CASE / "log.txt"), *args], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=60)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.diagnose import CATEGORIES
-from controller.diagnose.offline import diagnose_files
+from fleetctl.controller.diagnose import CATEGORIES
+from fleetctl.controller.diagnose.offline import diagnose_files
 from tests.conftest import FIXTURES
 
 CASES = sorted(p for p in (FIXTURES / "diagnose").iterdir() if (p / "expected.json").is_file())

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from controller.apply import ApplyOptions, apply
-from controller.aws import Aws
-from controller.manifest import load_manifest
-from controller.reconcile import dependencies, reconcile_plan
+from fleetctl.controller.apply import ApplyOptions, apply
+from fleetctl.controller.aws import Aws
+from fleetctl.controller.manifest import load_manifest
+from fleetctl.controller.reconcile import dependencies, reconcile_plan
 from sdk.testing import free_port
 from tests.conftest import run_cli
 

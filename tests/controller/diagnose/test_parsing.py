@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-from controller.diagnose.classify import TaskEvidence, classify
-from controller.diagnose.ecsreason import parse_reason
-from controller.diagnose.tracebacks import exceptions, module_of, parse_log
+from fleetctl.controller.diagnose.classify import TaskEvidence, classify
+from fleetctl.controller.diagnose.ecsreason import parse_reason
+from fleetctl.controller.diagnose.tracebacks import exceptions, module_of, parse_log
 from tests.conftest import REPO
 
 PY39_CHAIN = '''Traceback (most recent call last):

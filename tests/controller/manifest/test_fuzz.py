@@ -7,8 +7,8 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from controller.errors import ManifestError
-from controller.manifest import parse_manifest
+from fleetctl.controller.errors import ManifestError
+from fleetctl.controller.manifest import parse_manifest
 from tests.conftest import PROD_TF_OUTPUTS, REPO
 
 PROD = yaml.safe_load((REPO / "manifests" / "prod.yaml").read_text())

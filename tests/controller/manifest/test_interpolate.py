@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import ManifestError
-from controller.manifest import parse_manifest
-from controller.manifest.interpolate import InterpolationError, Interpolator, TerraformOutputs
+from fleetctl.controller.errors import ManifestError
+from fleetctl.controller.manifest import parse_manifest
+from fleetctl.controller.manifest.interpolate import InterpolationError, Interpolator, TerraformOutputs
 from tests.conftest import FIXTURES
 
 SMALL = (FIXTURES / "manifests" / "small.yaml").read_text()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from controller.errors import ManifestError
-from controller.manifest import load_manifest, parse_manifest
-from controller.manifest.load import MAX_BYTES
-from controller.manifest.yamlsrc import MAX_DEPTH
-from controller.operator import Operator
+from fleetctl.controller.errors import ManifestError
+from fleetctl.controller.manifest import load_manifest, parse_manifest
+from fleetctl.controller.manifest.load import MAX_BYTES
+from fleetctl.controller.manifest.yamlsrc import MAX_DEPTH
+from fleetctl.controller.operator import Operator
 from tests.conftest import FIXTURES, run_cli
 
 SMALL = (FIXTURES / "manifests" / "small.yaml").read_text()

@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from controller.manifest.schema import fleet_schema
+from fleetctl.controller.manifest.schema import fleet_schema
 from tests.conftest import FIXTURES, REPO
 
 SCHEMA_FILE = REPO / "manifests" / "fleet.schema.json"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from controller.manifest.subjects import matches, overlap
+from fleetctl.controller.manifest.subjects import matches, overlap
 
 
 def test_overlap_examples():
@@ -55,7 +55,7 @@ def test_overlap_has_a_witness(p, q):
 
 
 # -- many subjects at once: the trie agrees with checking every pair -------------------------
-from controller.manifest.subjects import Entry, first_conflicts  # noqa: E402
+from fleetctl.controller.manifest.subjects import Entry, first_conflicts  # noqa: E402
 
 entry_specs = st.lists(
     st.tuples(st.integers(0, 4), st.sampled_from([None, None, "q1", "q2"]), patterns), max_size=30)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from controller.errors import FleetError
-from controller.manifest.interpolate import InterpolationError
-from controller.manifest.tfstate import parse_terraform_values, read_terraform_file, read_terraform_values
+from fleetctl.controller.errors import FleetError
+from fleetctl.controller.manifest.interpolate import InterpolationError
+from fleetctl.controller.manifest.tfstate import parse_terraform_values, read_terraform_file, read_terraform_values
 
 OUTPUTS = {"cluster": {"value": "c1", "type": "string", "sensitive": False},
            "key": {"value": "s3cr3t", "type": "string", "sensitive": True}}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller import redact
-from controller.errors import ManifestError
-from controller.manifest import parse_manifest
+from fleetctl.controller import redact
+from fleetctl.controller.errors import ManifestError
+from fleetctl.controller.manifest import parse_manifest
 from tests.conftest import FIXTURES, run_cli
 
 SMALL = (FIXTURES / "manifests" / "small.yaml").read_text()

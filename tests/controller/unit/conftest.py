@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.manifest import LoadedManifest
-from controller.manifest.load import parse_manifest
+from fleetctl.controller.manifest import LoadedManifest
+from fleetctl.controller.manifest.load import parse_manifest
 from tests.fakes.ecs import FakeAws
 
 DIGEST = "sha256:" + "ab" * 32

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.apply import ApplyOptions, apply
-from controller.plan import TASK_DEF_TAG
-from controller.reconcile import dependencies, reconcile_plan
+from fleetctl.controller.apply import ApplyOptions, apply
+from fleetctl.controller.plan import TASK_DEF_TAG
+from fleetctl.controller.reconcile import dependencies, reconcile_plan
 from tests.controller.unit.conftest import fleet_doc, load
 from tests.fakes.ecs import FakeAws
 

@@ -1,8 +1,8 @@
 """Ready / Progressing / Degraded from the in-memory ECS's states, step by step."""
 from __future__ import annotations
 
-from controller.aws import ecs
-from controller.conditions import conditions, is_ready
+from fleetctl.controller.aws import ecs
+from fleetctl.controller.conditions import conditions, is_ready
 from tests.fakes.ecs import FakeAws
 
 

@@ -1,7 +1,7 @@
 """The in-memory ECS keeps the API limits and semantics the controller relies on."""
 from __future__ import annotations
 
-from controller.aws import ecs
+from fleetctl.controller.aws import ecs
 from tests.fakes.ecs import FakeAws
 
 
@@ -12,7 +12,7 @@ def _register(fake: FakeAws, family: str) -> str:
 
 async def test_fake_api_limits_and_paging() -> None:
     """The limits the controller's batching relies on hold in the fake as in ECS."""
-    from controller.errors import CloudError
+    from fleetctl.controller.errors import CloudError
 
     fake = FakeAws()
     td = _register(fake, "s")
@@ -52,15 +52,15 @@ async def test_fake_api_limits_and_paging() -> None:
 
 
 def test_aws_and_the_fake_implement_the_protocol() -> None:
-    from controller.aws.client import Aws
-    from controller.aws.protocol import AwsApi
+    from fleetctl.controller.aws.client import Aws
+    from fleetctl.controller.aws.protocol import AwsApi
 
     assert isinstance(FakeAws(), AwsApi)
     assert isinstance(Aws("us-east-1"), AwsApi)
 
 
 async def test_an_injected_lost_reply_takes_effect() -> None:
-    from controller.errors import CloudError
+    from fleetctl.controller.errors import CloudError
 
     fake = FakeAws()
     fake.inject("ecs.register_task_definition", "RequestTimeout", "reply lost", applied=True, retryable=True)

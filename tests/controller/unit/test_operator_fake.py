@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.operator import Operator
+from fleetctl.controller.operator import Operator
 from tests.controller.unit.conftest import fleet_doc
 from tests.fakes.ecs import FakeAws
 
@@ -37,7 +37,7 @@ def operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     runs: list[Running] = []
 
     async def start(fake: FakeAws, doc: dict[str, Any]) -> Running:
-        monkeypatch.setattr("controller.operator.Aws.for_target", classmethod(lambda cls, target, **kw: fake))
+        monkeypatch.setattr("fleetctl.controller.operator.Aws.for_target", classmethod(lambda cls, target, **kw: fake))
         path = tmp_path / "fleet.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         op = Operator(path, interval=0.05, progress_interval=0.01, backoff_base=0.01)
@@ -125,8 +125,8 @@ async def test_operator_retries_a_transient_error(operator) -> None:
 
 
 def test_terminal_errors() -> None:
-    from controller.errors import CloudError, FleetError, ManifestError
-    from controller.policy import is_terminal
+    from fleetctl.controller.errors import CloudError, FleetError, ManifestError
+    from fleetctl.controller.policy import is_terminal
 
     assert is_terminal(CloudError("ecs:CreateService", "InvalidParameterException", "bad subnet"))
     assert is_terminal(ManifestError([]))
