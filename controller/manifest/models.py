@@ -199,6 +199,48 @@ class RolloutSpec(Model):
                             "fail when NATS cannot be reached; `off`: ECS and container health only")
 
 
+def _seconds(value: Any) -> Any:
+    """A duration in seconds: a number, or text like `90s`, `5m`, `1h30m` (units s, m, h)."""
+    if isinstance(value, str):
+        parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", value)
+        if not parts or not any(parts.groups()):
+            raise ValueError("expected seconds or a duration like 90s, 5m, 1h30m")
+        h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+        return h * 3600 + m * 60 + s
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds, json_schema_input_type=float | str)]
+
+
+class CanarySpec(Model):
+    """A canary: N tasks of the new revision beside the stable ones, judged by NATS `$SRV.STATS`."""
+
+    instances: int = Field(1, ge=1, le=100, description="tasks of the new revision in `<name>-canary`")
+    bake_time: Seconds = Field(300, gt=0, le=86400, description="how long the canary serves real traffic before "
+                               "the verdict (seconds, or 90s, 5m, 1h30m)")
+    min_requests: int = Field(100, ge=1, description="canary requests the bake needs for a verdict; fewer: "
+                              "inconclusive")
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="highest canary error rate (errors / requests, "
+                                  "0-1) that passes")
+    max_mean_processing_time_ratio: float | None = Field(
+        None, gt=0, description="highest canary mean processing time as a multiple of the stable one's (unset: "
+                                "not judged)")
+    on_verdict: Literal["promote", "wait"] = Field(
+        "promote", description="after a passing verdict: `promote` at once, or `wait` for `fleetctl rollout promote`")
+    on_inconclusive: Literal["wait", "abort"] = Field(
+        "wait", description="too little traffic: `wait` (keep the canary for `fleetctl rollout promote|abort`) or "
+                            "`abort`")
+
+
+class ServiceRolloutSpec(Model):
+    """How a service's new revision reaches it: in place (rolling), or through a canary first."""
+
+    strategy: Literal["rolling", "canary"] = Field("rolling", description="`rolling`: ECS's rolling update; "
+                                                   "`canary`: a canary judged by NATS first")
+    canary: CanarySpec = Field(default_factory=CanarySpec, description="the canary's settings (strategy: canary)")
+
+
 LaunchType = Literal["FARGATE", "EC2", "EXTERNAL"]
 
 
@@ -213,6 +255,8 @@ class Overridable(Model):
     task_role_arn: str | None = None
     logs: LogsSpec | None = None
     deployment: DeploymentSpec | None = None
+    rollout: ServiceRolloutSpec | None = Field(None, description="rolling (default) or canary; unset takes "
+                                               "spec.defaults.rollout")
 
 
 class DefaultsSpec(Overridable):
