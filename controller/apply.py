@@ -17,6 +17,7 @@ from typing import Any
 from fleetctl.controller import autoscaling, normalize
 from fleetctl.controller.aws import ecs
 from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.canary import CanaryAction, canary_action
 from fleetctl.controller.conditions import is_ready
 from fleetctl.controller.errors import CloudError
 from fleetctl.controller.rollout import (  # noqa: F401  (Reporter and friends are imported from here too)
@@ -80,6 +81,7 @@ class ServiceOutcome:
     # the account of a service's actions: what was done, what was not (summaries, in order)
     done: list[str] = field(default_factory=list)
     not_done: list[str] = field(default_factory=list)
+    canary: dict[str, Any] | None = None   # the canary's record and verdict (controller/canary_run.py)
 
     @property
     def failed(self) -> bool:
@@ -91,7 +93,8 @@ class ServiceOutcome:
                 "done": list(self.done), "notDone": list(self.not_done),
                 "stoppedTasks": [s.__dict__ for s in self.stopped_tasks],
                 "diagnosis": self.diagnosis, "serving": self.serving, "rolledBackTo": self.rolled_back_to,
-                "gateSeconds": round(self.gate_seconds, 3) if self.gate_seconds is not None else None}
+                "gateSeconds": round(self.gate_seconds, 3) if self.gate_seconds is not None else None,
+                "canary": self.canary}
 
     def explanation(self) -> list[str]:
         """The failure explained inline: diagnosed causes of stopped tasks, then what NATS showed."""
@@ -99,7 +102,9 @@ class ServiceOutcome:
                  f"\n      fix: {d['fix']}" for d in self.diagnosis]
         if self.serving is not None and self.serving.get("serving") is False:
             lines.append(f"NATS {self.serving['reason']}: {self.serving['message']}")
-        return lines
+        from fleetctl.controller.canary import evidence_lines
+
+        return lines + evidence_lines(self.canary)
 
 
 @dataclass
@@ -130,6 +135,7 @@ class ApplyOptions:
     gate: Any = None                  # controller.gate.NatsGate, opened; None: ECS and health only
     rollback_on_failure: bool = True  # roll a service whose rollout failed back (if its breaker rolls back)
     fleet: Any = None                 # the resolved Fleet: gate targets, health checks, diagnosis
+    canary_stats: Any = None          # where canaries read $SRV.STATS (default: the gate's NATS connection)
 
 
 async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan, *,
@@ -183,6 +189,8 @@ async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: Serv
             await autoscaling.configure(aws, action.scaling, action.arn or created_arn)
         elif isinstance(action, RemoveAutoscalingAction):
             await autoscaling.remove(aws, action.resource_id, action.arn)
+        elif isinstance(action, CanaryAction):
+            continue  # carried out by controller/canary_run.py once the revision is registered
         done.append(action.summary())
     return (family_revision(target) if target else None), pending
 
@@ -335,6 +343,15 @@ async def apply(
             except CloudError as exc:
                 finish(ServiceOutcome(sp.service, "failed", str(exc), duration=time.monotonic() - started,
                                       done=done, not_done=[a.summary() for a in sp.actions][len(done):]))
+                return
+        canary = canary_action(sp)
+        if canary is not None and options.wait:
+            from fleetctl.controller.canary_run import apply_canary
+
+            outcome = await apply_canary(aws, options, watcher, reporter, canary, target, done)
+            if outcome is not None:  # None: only a canary nobody needs was deleted; the rest goes on as usual
+                outcome.duration = time.monotonic() - started
+                finish(outcome)
                 return
         if any(isinstance(a, DeleteServiceAction) for a in sp.actions):
             finish(ServiceOutcome(sp.service, "deleted", "service deleted", duration=time.monotonic() - started,

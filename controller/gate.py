@@ -173,6 +173,16 @@ class NatsGate:
                                                self._rtt, self.request_timeout)
         return {t.service: judge(t, infos, missing.get(t.service, [])) for t in targets}
 
+    async def collect(self, subject: str, expected: int) -> list[dict[str, Any]]:
+        """Every reply to one `$SRV` request (e.g. `$SRV.STATS.<service>`, for a canary's verdict)."""
+        if not self.active:
+            return []
+        from fleetctl.controller.probe import _collect_info
+
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            return await _collect_info(self._client, expected, self._rtt, loop.time() + self.request_timeout, subject)
+
     async def close(self) -> None:
         if self._client is not None:
             await asyncio.wait({asyncio.ensure_future(self._client.close())}, timeout=2.0)

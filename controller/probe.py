@@ -348,9 +348,10 @@ async def _check_subject(client: Any, service: str, subject: str, timeout: float
     return (await check_responders(client, [(service, subject)], timeout))[0]
 
 
-async def _collect_info(client: Any, expected: int, rtt: float, deadline: float) -> list[dict[str, Any]]:
-    """$SRV.INFO replies: stop once `expected` answered and one more round trip brought nothing new,
-    after a quiet spell, or at the deadline."""
+async def _collect_info(client: Any, expected: int, rtt: float, deadline: float,
+                        subject: str = "$SRV.INFO") -> list[dict[str, Any]]:
+    """$SRV.INFO (or another `$SRV` verb's) replies: stop once `expected` answered and one more round trip
+    brought nothing new, after a quiet spell, or at the deadline."""
     loop = asyncio.get_running_loop()
     replies: list[dict[str, Any]] = []
     arrived = asyncio.Event()
@@ -364,7 +365,7 @@ async def _collect_info(client: Any, expected: int, rtt: float, deadline: float)
 
     inbox = client.new_inbox()
     sub = await client.subscribe(inbox, cb=on_reply)
-    await client.publish("$SRV.INFO", b"", reply=inbox)
+    await client.publish(subject, b"", reply=inbox)
     await client.flush()
     grace = 2 * rtt
     quiet = max(20 * rtt, 0.05)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.canary import plan_canaries, rollout_of
+from fleetctl.controller.canary_run import observe_canaries
 from fleetctl.controller.errors import FleetError
 from fleetctl.controller.conditions import Condition, conditions
 from fleetctl.controller.manifest.lint import parse_image
@@ -44,8 +46,11 @@ async def reconcile_plan(
     observed = await observe_fleet(aws, fleet.spec.target.cluster, fleet.metadata.name, rendered,
                                    cache=cache, find_orphans=only is None,
                                    read_task_definitions=read_task_definitions)
-    return Reconciliation(resolved, rendered, observed, plan(rendered, observed, fleet_name=fleet.metadata.name,
-                                                             prune=prune, adopt=adopt))
+    planned = plan(rendered, observed, fleet_name=fleet.metadata.name, prune=prune, adopt=adopt)
+    canaries = await observe_canaries(aws, fleet, [r.name for r in rendered])
+    if canaries or any(rollout_of(fleet, r.name).strategy == "canary" for r in rendered):
+        planned = plan_canaries(planned, resolved, rendered, observed, canaries)
+    return Reconciliation(resolved, rendered, observed, planned)
 
 
 def dependencies(fleet: Fleet) -> dict[str, list[str]]:

@@ -160,7 +160,7 @@ class RolloutWatcher:
             gated = [r for r in live if r.gate_target is not None]
             verdicts = await self.gate.round([r.gate_target for r in gated])  # type: ignore[misc]
             for r in gated:
-                r.serving = verdicts.get(r.service)
+                r.serving = verdicts.get(r.gate_target.service)  # type: ignore[union-attr]
         for r in live:
             self._decide(r, states[r.service])
         self.reporter.progress(self.rows())
