@@ -68,11 +68,6 @@ class _SafeLoader(_Parser, yaml.composer.Composer, yaml.constructor.SafeConstruc
         yaml.resolver.Resolver.__init__(self)
         self._tags: dict[tuple[Any, Any], str] = {}
 
-    # the Python composer (the C one has its own get_single_node and no depth hook)
-    get_single_node = yaml.composer.Composer.get_single_node
-    compose_document = yaml.composer.Composer.compose_document
-    compose_node = yaml.composer.Composer.compose_node
-
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is not yaml.ScalarNode:
             return super().resolve(kind, value, implicit)
@@ -83,41 +78,14 @@ class _SafeLoader(_Parser, yaml.composer.Composer, yaml.constructor.SafeConstruc
         return tag
 
 
-class _BoundedLoader(_SafeLoader):
-    """A SafeLoader that refuses documents nested deeper than MAX_DEPTH."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def _enter(self) -> None:
-        if self._depth >= MAX_DEPTH:
-            mark = self.peek_event().start_mark
-            raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels", mark.line + 1)
-        self._depth += 1
-
-    # only collections nest: scalars (most nodes) pass through untouched
-    def compose_sequence_node(self, anchor: Any) -> Any:
-        self._enter()
-        try:
-            return super().compose_sequence_node(anchor)
-        finally:
-            self._depth -= 1
-
-    def compose_mapping_node(self, anchor: Any) -> Any:
-        self._enter()
-        try:
-            return super().compose_mapping_node(anchor)
-        finally:
-            self._depth -= 1
-
-
 def load_located(text: str) -> Located:
-    """Parse exactly one YAML document into data with line numbers."""
-    loader = None
+    """Parse exactly one YAML document into data with line numbers.
+
+    Built straight from libyaml's events with an explicit stack: no node tree is composed and
+    nothing recurses, so depth, alias loops and alias bombs are bounded here, event by event."""
+    loader = _SafeLoader(text)
     try:
-        loader = _BoundedLoader(text)
-        node = loader.get_single_node()
+        return _EventBuilder(loader).run()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
@@ -127,83 +95,253 @@ def load_located(text: str) -> Located:
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {' '.join(str(exc).split())}", None) from None
     finally:
-        if loader is not None:
-            loader.dispose()
-    located = Located(data=None)
-    if node is None:
-        return located
-    try:
-        located.data = _build(loader, node, (), located, set())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"invalid YAML: {' '.join(str(exc).split())}", None) from None
-    return located
+        loader.dispose()
 
 
 MAX_NODES = 200_000
 
+_MERGE = "tag:yaml.org,2002:merge"
+_NO_KEY = object()
+_IMMUTABLE = (int, float, bool, type(None))
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: Located, active: set[int]) -> Any:
-    if id(node) in active:
-        raise YamlSyntaxError("invalid YAML: an alias refers to its own ancestor", node.start_mark.line + 1)
-    if len(path) > MAX_DEPTH:  # aliases can nest what each anchor kept shallow
-        raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels (through aliases)",
-                              node.start_mark.line + 1)
-    if len(out.lines) > MAX_NODES:
-        raise YamlSyntaxError(f"invalid YAML: more than {MAX_NODES} values (alias expansion?)", node.start_mark.line + 1)
-    out.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        active = active | {id(node)}
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _construct(loader, key_node)
-            why = coercion(key_node, key)
-            if why:
-                out.coerced.append(((*path, key_node.value), key_node.start_mark.line + 1, why))
-                key = key_node.value
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                key = str(key)
-            child = (*path, str(key) if not isinstance(key, str) else key)
-            if key in result:
-                out.duplicates.append((child, key_node.start_mark.line + 1))
-            out.lines[child] = key_node.start_mark.line + 1
-            result[key] = _build(loader, value_node, child, out, active)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, (*path, i), out, active) for i, item in enumerate(node.value)]
-    value = _construct(loader, node)
-    why = coercion(node, value)
-    if why:
-        out.coerced.append((path, node.start_mark.line + 1, why))
-    return value
+
+class _Frame:
+    """An open mapping or sequence: what is built so far and where it sits."""
+
+    __slots__ = ("result", "path", "anchor", "line", "key", "key_line", "merges", "nodes", "depth")
+
+    def __init__(self, result: Any, path: Path, anchor: str | None, line: int) -> None:
+        self.result = result
+        self.path = path
+        self.anchor = anchor
+        self.line = line
+        self.key: Any = _NO_KEY       # a mapping's key waiting for its value
+        self.key_line = 0
+        self.merges: list[Any] | None = None  # `<<` sources, applied when the mapping closes
+        self.nodes = 1                # values in this subtree, for aliases of it
+        self.depth = 1                # nesting below and including this collection
+
+
+class _EventBuilder:
+    def __init__(self, loader: _SafeLoader) -> None:
+        self.loader = loader
+        self.out = Located(data=None)
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int, int]] = {}   # name -> (value, nodes, depth)
+        self.nodes = 0
+        self.scalars: dict[tuple[str, str], Any] = {}
+
+    def run(self) -> Located:
+        get = self.loader.get_event
+        get()  # StreamStart
+        if self.loader.check_event(yaml.StreamEndEvent):
+            return self.out
+        get()  # DocumentStart
+        self._document(get)
+        get()  # DocumentEnd
+        if not self.loader.check_event(yaml.StreamEndEvent):
+            event = get()
+            raise yaml.composer.ComposerError("expected a single document in the stream", None,
+                                              "but found another document", event.start_mark)
+        return self.out
+
+    def _document(self, get: Any) -> None:
+        stack, lines, resolve = self.stack, self.out.lines, self.loader.resolve
+        scalar_event = yaml.ScalarEvent
+        while True:
+            event = get()
+            cls = type(event)
+            line = event.start_mark.line + 1
+            if cls is scalar_event and stack and event.anchor is None and event.tag is None \
+                    and resolve(yaml.ScalarNode, event.value, event.implicit) == _STR:
+                # the common case, inlined: a string scalar inside a collection
+                self.nodes += 1
+                if self.nodes > MAX_NODES:
+                    self._count(0, line)
+                frame = stack[-1]
+                frame.nodes += 1
+                result = frame.result
+                if result.__class__ is list:
+                    lines.setdefault((*frame.path, len(result)), line)
+                    result.append(event.value)
+                elif frame.key is _NO_KEY:
+                    frame.key, frame.key_line = event.value, line
+                else:
+                    self._value(frame, event.value, line, False)
+                continue
+            if cls is yaml.ScalarEvent:
+                self._new_anchor(event)
+                value = self._scalar(event, line)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (value, 1, 0)
+                done = self._attach(value, line, 1, 0)
+            elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
+                self._open(event, line, {} if cls is yaml.MappingStartEvent else [])
+                continue
+            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+                frame = stack.pop()
+                value = self._close(frame)
+                if frame.anchor is not None:
+                    self.anchors[frame.anchor] = (value, frame.nodes, frame.depth)
+                done = self._attach(value, frame.line, frame.nodes, frame.depth, opened=True)
+            elif cls is yaml.AliasEvent:
+                done = self._alias(event, line)
+            else:
+                raise YamlSyntaxError(f"invalid YAML: unexpected {cls.__name__}", line)
+            if done:
+                return
+
+    def _new_anchor(self, event: Any) -> None:
+        name = event.anchor
+        if name is not None and (name in self.anchors or any(f.anchor == name for f in self.stack)):
+            raise yaml.composer.ComposerError(f"found duplicate anchor {name!r}", None,
+                                              "second occurrence", event.start_mark)
+
+    def _count(self, nodes: int, line: int) -> None:
+        self.nodes += nodes
+        if self.nodes > MAX_NODES:
+            raise YamlSyntaxError(f"invalid YAML: more than {MAX_NODES} values (alias expansion?)", line)
+
+    def _child_path(self) -> Path:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.result, list):
+            return (*frame.path, len(frame.result))
+        if frame.key is _NO_KEY:
+            return frame.path  # a key: it has no path of its own
+        return (*frame.path, frame.key if isinstance(frame.key, str) else str(frame.key))
+
+    def _open(self, event: Any, line: int, result: Any) -> None:
+        if len(self.stack) >= MAX_DEPTH:
+            raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels", line)
+        self._new_anchor(event)
+        self._count(1, line)
+        path = self._child_path()
+        self.out.lines.setdefault(path, line)
+        self.stack.append(_Frame(result, path, event.anchor, line))
+
+    def _alias(self, event: Any, line: int) -> bool:
+        name = event.anchor
+        if any(f.anchor == name for f in self.stack):
+            raise YamlSyntaxError("invalid YAML: an alias refers to its own ancestor", line)
+        if name not in self.anchors:
+            raise yaml.composer.ComposerError(None, None, f"found undefined alias {name!r}", event.start_mark)
+        value, nodes, depth = self.anchors[name]
+        if len(self.stack) + depth > MAX_DEPTH:  # aliases can nest what each anchor kept shallow
+            raise YamlSyntaxError(f"invalid YAML: nested deeper than {MAX_DEPTH} levels (through aliases)", line)
+        self._count(nodes, line)
+        return self._attach(value, line, nodes, depth, alias=True)
+
+    def _attach(self, value: Any, line: int, nodes: int, depth: int, *, opened: bool = False,
+                alias: bool = False) -> bool:
+        """Hand a finished value to its parent; True when it was the document's root."""
+        if not opened and not alias:
+            self._count(1, line)
+        if not self.stack:
+            self.out.data = value
+            if not opened:
+                self.out.lines.setdefault((), line)
+            return True
+        frame = self.stack[-1]
+        frame.nodes += nodes
+        frame.depth = max(frame.depth, depth + 1)
+        if isinstance(frame.result, list):
+            if not opened:
+                self.out.lines.setdefault((*frame.path, len(frame.result)), line)
+            frame.result.append(value)
+        elif frame.key is _NO_KEY:
+            self._key(frame, value, line)
+        else:
+            self._value(frame, value, line, opened)
+        return False
+
+    def _key(self, frame: _Frame, key: Any, line: int) -> None:
+        if key is not _MergeKey and not isinstance(key, (str, int, float, bool)) or key is None:
+            key = str(key)
+        frame.key, frame.key_line = key, line
+
+    def _value(self, frame: _Frame, value: Any, line: int, opened: bool) -> None:
+        key, frame.key = frame.key, _NO_KEY
+        if key is _MergeKey:
+            frame.merges = (frame.merges or []) + (value if isinstance(value, list) else [value])
+            return
+        child = (*frame.path, key if key.__class__ is str else str(key))
+        if key in frame.result:  # merged keys join at the end: these are explicit ones only
+            self.out.duplicates.append((child, frame.key_line))
+        self.out.lines[child] = frame.key_line
+        frame.result[key] = value
+
+    def _close(self, frame: _Frame) -> Any:
+        if frame.merges is None:
+            return frame.result
+        merged: dict[Any, Any] = {}
+        for source in reversed(frame.merges):  # the first source wins over later ones
+            if not isinstance(source, dict):
+                raise YamlSyntaxError("invalid YAML: a merge key (<<) needs a mapping or a list of mappings",
+                                      frame.line)
+            merged.update(source)
+        merged.update(frame.result)
+        return merged
+
+    def _scalar(self, event: Any, line: int) -> Any:
+        tag = event.tag
+        text = event.value
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, text, event.implicit)
+        if tag == _STR:
+            return text
+        if tag == _MERGE and self.stack and not isinstance(self.stack[-1].result, list) \
+                and self.stack[-1].key is _NO_KEY:
+            return _MergeKey
+        cached = self.scalars.get((tag, text))
+        if cached is not None or (tag, text) in self.scalars:
+            value = cached
+        else:
+            node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+            value = _construct(self.loader, node)
+            if isinstance(value, _IMMUTABLE):
+                self.scalars[(tag, text)] = value
+        why = coercion(tag, event.style, text, value)
+        if why:
+            path = self._child_path()
+            if self.stack and not isinstance(self.stack[-1].result, list) and self.stack[-1].key is _NO_KEY:
+                path = (*path, text)  # a key: reported at the path it names, kept as written
+                self.out.coerced.append((path, line, why))
+                return text
+            self.out.coerced.append((path, line, why))
+        return value
+
+
+class _MergeKeyType:
+    def __repr__(self) -> str:
+        return "<<"
+
+
+_MergeKey = _MergeKeyType()
 
 
 _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
 
-def coercion(node: yaml.Node, value: Any) -> str | None:
+def coercion(tag: str | None, style: str | None, text: str, value: Any) -> str | None:
     """Why a plain (unquoted, untagged) scalar is refused: YAML 1.1 reads it as a value whose text
     differs from what was written (`NO` -> false, `0755` -> 493, `12:30` -> 750, `1.10` -> 1.1,
     `2024-01-01` -> a date). YAML 1.2 reads several of them differently again; quoting keeps the
     text in both. None when the scalar is what it looks like."""
     # a plain scalar's style is None from PyYAML's parser, "" from libyaml's
-    if not isinstance(node, yaml.ScalarNode) or node.style or node.tag is None:
+    if style or tag is None:
         return None
-    text = node.value
-    if node.tag == "tag:yaml.org,2002:bool":
+    if tag == "tag:yaml.org,2002:bool":
         if text.lower() in ("true", "false"):
             return None
         meaning = plain = "true" if value else "false"
-    elif node.tag == "tag:yaml.org,2002:int":
+    elif tag == "tag:yaml.org,2002:int":
         if _PLAIN_INT.fullmatch(text):
             return None
         plain = str(value)
         meaning = f"the number {plain}"
-    elif node.tag == "tag:yaml.org,2002:float":
+    elif tag == "tag:yaml.org,2002:float":
         try:
             if repr(float(text)) == text.lstrip("+"):
                 return None
@@ -211,7 +349,7 @@ def coercion(node: yaml.Node, value: Any) -> str | None:
             pass
         plain = repr(value) if value == value and abs(value) != float("inf") else None
         meaning = f"the number {value!r}"
-    elif node.tag == "tag:yaml.org,2002:timestamp":
+    elif tag == "tag:yaml.org,2002:timestamp":
         meaning, plain = f"a {'date' if len(text) <= 10 else 'timestamp'}", None
     else:
         return None
