@@ -120,8 +120,12 @@ class SubjectIndex:
     def add(self, e: Entry) -> None:
         node = self.root
         for token in e.subject.split("."):
-            node.below.add(e)
-            node = node.children.setdefault(token, _Node())
+            if not node.below.full:
+                node.below.add(e)
+            child = node.children.get(token)
+            if child is None:
+                child = node.children[token] = _Node()
+            node = child
         if node.here is None:
             node.here = _Firsts()
         node.here.add(e)
