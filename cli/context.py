@@ -177,7 +177,7 @@ class Invocation:
 
 
 MANIFEST_VERBS = frozenset({"validate", "render", "plan", "diff", "apply", "status", "wait", "verify", "diagnose", "probe"})
-SERVICE_FIRST_VERBS = frozenset({"logs", "rollback"})
+SERVICE_FIRST_VERBS = frozenset({"logs", "rollback", "rollout"})
 _QUOTED_COMMAND = re.compile(r"`fleetctl ([^`]+)`")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fleetctl.cli import operator
 from fleetctl.cli.app import EXIT_CODES, app
-from fleetctl.cli.commands import fleet, lock, manifest, observe, verify  # noqa: F401  (registers the commands)
+from fleetctl.cli.commands import fleet, lock, manifest, observe, rollout, verify  # noqa: F401  (registers the commands)
 from fleetctl.sandbox.cli import app as sandbox_app  # typer only at import time
 
 operator.register(app)

@@ -197,6 +197,13 @@ def status_table(rows: list[ServiceStatus], invocation: Any = None) -> None:
     con.print(table)
     ready = sum(1 for r in rows if r.condition("Ready").status)
     con.print(f"{ready}/{len(rows)} services Ready")
+    for r in rows:
+        if r.canary:
+            k = r.canary
+            bake = f", bake started {datetime.fromtimestamp(k['bakeStart']):%H:%M:%S} ({k['bakeSeconds']:g}s)" \
+                if k.get("bakeStart") else ""
+            con.print(f"canary {k['canary']}: {k['phase']}, {k['revision']} beside {k['stable']}{bake}"
+                      + (f"; {k['verdict']}" if k.get("verdict") else ""), markup=False)
     suspended = [r for r in rows if r.suspended]
     if suspended:
         names = [r.service for r in suspended]

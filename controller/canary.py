@@ -434,8 +434,16 @@ class CanaryAction:
                 f"judge $SRV.STATS, then {then}")
 
 
-def canary_action(sp: ServicePlan) -> CanaryAction | None:
-    return next((a for a in sp.actions if isinstance(a, CanaryAction)), None)
+def canary_action(sp: ServicePlan | None) -> CanaryAction | None:
+    return next((a for a in sp.actions if isinstance(a, CanaryAction)), None) if sp is not None else None
+
+
+def canary_status(plan: Plan, service: str) -> dict[str, Any] | None:
+    """A service's canary for `status`: its record (phase, revisions, bake), or None when none runs."""
+    step = canary_action(plan.for_service(service))
+    if step is None or step.record is None:
+        return None
+    return {**step.record.as_dict(step.settings), "summary": step.summary()}
 
 
 def plan_canaries(plan: Plan, fleet: Fleet, rendered: list[RenderedService], observed: ObservedFleet,

@@ -110,6 +110,7 @@ class Operator:
         self._reasons: dict[tuple[str, str], str] = {}
         self._watcher: Any = None
         self._stop = asyncio.Event()
+        self._canary_waits: dict[str, str] = {}   # service -> why its canary waits (logged once)
 
     # -- manifest -----------------------------------------------------------------------
     async def refresh_spec(self) -> bool:
@@ -247,6 +248,8 @@ class Operator:
                         self.metrics.rollouts.labels(sp.service, "succeeded").inc()
                     backoff.reset()  # in sync and Ready: the spec holds
                 continue
+            if self._canary_waits_for_a_person(sp):
+                continue
             if sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
                 continue
             spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
@@ -335,6 +338,8 @@ class Operator:
             # tags record the revision given to the service at once, so a retry after a rollback reuses it
             target, _ = await execute_service_plan(aws, cluster, fleet_name, sp, tag=True)
             self.stats.applied += 1
+            if await self._canary(aws, sp, target, rec):
+                return
             await self._gate_rollout(aws, cluster, sp, target, rec)
         except FleetError as exc:
             self.stats.errors += 1
@@ -353,6 +358,42 @@ class Operator:
         finally:
             self._in_flight.pop(sp.service, None)
             self._wake.set()
+
+    def _canary_waits_for_a_person(self, sp: ServicePlan) -> bool:
+        """A canary that waits for `fleetctl rollout promote|abort` (or an aborted revision): left alone, logged once."""
+        from fleetctl.controller.canary import canary_action
+
+        step = canary_action(sp)
+        if step is None or not step.waiting:
+            self._canary_waits.pop(sp.service, None)
+            return False
+        if self._canary_waits.get(sp.service) != step.summary():
+            self._canary_waits[sp.service] = step.summary()
+            log.info("%s: %s", sp.service, step.summary())
+        return True
+
+    async def _canary(self, aws: Aws, sp: ServicePlan, target: str | None, rec: Any) -> bool:
+        """The canary state machine apply runs (controller/canary_run.py), driven by this operator; its
+        state is on AWS, so a restarted operator resumes it. False when the service has no canary step."""
+        from fleetctl.controller.canary import canary_action
+        from fleetctl.controller.canary_run import CanaryContext, NatsStats, drive
+
+        step = canary_action(sp)
+        if step is None or rec is None or self._watcher is None:
+            return False
+        rollout = rec.fleet.spec.rollout
+        result = await drive(CanaryContext(aws, rec.fleet, self._watcher, NatsStats(self.gate), SilentReporter(),
+                                           self._stop, rollout.progress_deadline_seconds, rollout.min_ready_seconds),
+                             step, target)
+        if result.status == "cleaned":
+            return False
+        log.log(logging.INFO if result.ok or result.status == "stopped" else logging.ERROR, "%s: canary %s: %s",
+                sp.service, result.status, result.message)
+        for line in (result.verdict.lines() if result.verdict is not None else []):
+            log.info("%s:   %s", sp.service, line)
+        if result.status in ("promoted", "aborted", "failed"):
+            self.metrics.rollouts.labels(sp.service, "succeeded" if result.ok else "failed").inc()
+        return True
 
     async def _gate_rollout(self, aws: Aws, cluster: str, sp: ServicePlan, target: str | None, rec: Any) -> bool:
         """Wait for a rollout this operator started to pass the gate; on failure roll back, explain, back off."""

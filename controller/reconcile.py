@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetctl.controller.aws.client import Aws
-from fleetctl.controller.canary import plan_canaries, rollout_of
+from fleetctl.controller.canary import canary_status, plan_canaries, rollout_of
 from fleetctl.controller.canary_run import observe_canaries
 from fleetctl.controller.errors import FleetError
 from fleetctl.controller.conditions import Condition, conditions
@@ -69,6 +69,7 @@ class ServiceStatus:
     running_image: str | None
     conditions: list[Condition]
     suspended: str | None = None   # why the operator leaves it alone (`fleetctl controller suspend`)
+    canary: dict[str, Any] | None = None   # its canary's progress (controller/canary.py), when one runs
 
     @property
     def image_matches(self) -> bool:
@@ -91,6 +92,7 @@ class ServiceStatus:
             "conditions": [c.as_dict() for c in self.conditions],
             "suspended": self.suspended is not None,
             "suspendedBy": self.suspended,
+            "canary": self.canary,
         }
 
 
@@ -134,5 +136,6 @@ async def fleet_status(aws: Aws, fleet: Fleet, *, cache: TaskDefinitionCache | N
             running_image=running_image,
             conditions=conditions(svc, verdicts.get(r.name), loops.get(r.name)),
             suspended=suspension.of(r.name),
+            canary=canary_status(rec.plan, r.name),
         ))
     return rec, out

@@ -95,7 +95,22 @@ class Service:
         return declared
 
 
-def _handler(service: Service, contract: contracts.Endpoint, log: EventLogger) -> Callable[[Request], Awaitable[None]]:
+class Faults:
+    """Errors injected on purpose (FAULT_ERROR_RATE): exactly `rate` of the requests, evenly spread."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.seen = 0
+
+    def fire(self) -> bool:
+        if self.rate <= 0:
+            return False
+        self.seen += 1
+        return int(self.seen * self.rate) > int((self.seen - 1) * self.rate)
+
+
+def _handler(service: Service, contract: contracts.Endpoint, log: EventLogger,
+             faults: Faults | None = None) -> Callable[[Request], Awaitable[None]]:
     method = getattr(service, contract.name)
 
     async def handle(request: Request) -> None:
@@ -103,6 +118,8 @@ def _handler(service: Service, contract: contracts.Endpoint, log: EventLogger) -
         started = time.perf_counter()
         with tracing.server_span(contract.subject, request.headers) as span:
             fields = {"subject": contract.subject, "trace_id": span.trace_id}
+            if faults is not None and faults.fire():
+                raise MicroError("500", "injected fault (FAULT_ERROR_RATE)")
             try:
                 message = codec.decode(request.data, contract.request, kind)
                 response = await method(message)
@@ -159,12 +176,16 @@ async def serve(cls: type[Service], settings: Settings, config: Any = None) -> A
             metadata={"service_version": settings.service_version},
             queue_group=cls.name,
         )
+        faults = Faults(settings.fault_error_rate) if settings.fault_error_rate > 0 else None
+        if faults is not None:
+            log.warning("faults_injected", f"FAULT_ERROR_RATE={settings.fault_error_rate}: that share of requests "
+                        "fails on purpose")
         for name, endpoint_contract in contract.items():
             await micro.add_endpoint(
                 name=name,
                 subject=endpoint_contract.subject,
                 queue_group=cls.name,
-                handler=_handler(service, endpoint_contract, log),
+                handler=_handler(service, endpoint_contract, log, faults),
             )
         await client.flush()
         subscribed = len(contract)

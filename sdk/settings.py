@@ -112,6 +112,9 @@ class Settings(EnvSettings):
     log_level: str = "info"
     nats_connect_timeout: float = Field(default=10.0, gt=0, le=600)
     nats_connect_attempts: int = Field(default=3, ge=1, le=1000)
+    fault_error_rate: float = Field(default=0.0, ge=0, le=1)
+    """FAULT_ERROR_RATE: the fraction of requests every endpoint fails on purpose with a 500 (canary
+    drills and tests); 0, the default, is off."""
 
     @field_validator("nats_url")
     @classmethod
