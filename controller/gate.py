@@ -36,6 +36,9 @@ VERSION_SKEW = "VersionSkew"
 NATS_UNREACHABLE = "NatsUnreachable"
 NOT_CHECKED = "NotChecked"
 
+RECONNECT_EVERY = 5.0
+"""Seconds between attempts to reconnect a gate whose NATS connection was lost."""
+
 
 @dataclass(frozen=True)
 class GateTarget:
@@ -65,6 +68,10 @@ class ServingVerdict:
 
 def not_checked(service: str, why: str) -> ServingVerdict:
     return ServingVerdict(service, None, NOT_CHECKED, why)
+
+
+def unreachable(targets: list[GateTarget], why: str) -> dict[str, ServingVerdict]:
+    return {t.service: ServingVerdict(t.service, False, NATS_UNREACHABLE, why) for t in targets}
 
 
 def short(version: str) -> str:
@@ -106,7 +113,8 @@ class NatsGate:
     Credentials are the probe's (`ProbeAuth`) and are never printed."""
 
     def __init__(self, fleet: Fleet, mode: GateMode, auth: Any = None, tls: Any = None, *,
-                 connect_timeout: float = 3.0, request_timeout: float = 1.0) -> None:
+                 connect_timeout: float = 3.0, request_timeout: float = 1.0,
+                 reconnect_every: float = RECONNECT_EVERY) -> None:
         self.fleet = fleet
         self.mode = mode
         self.auth = auth
@@ -118,6 +126,8 @@ class NatsGate:
         self.rounds = 0
         self._client: Any = None
         self._rtt = 0.001
+        self.reconnect_every = reconnect_every
+        self._retry_at = 0.0
         self._lock = asyncio.Lock()
 
     @property
@@ -154,7 +164,11 @@ class NatsGate:
         return self.state
 
     async def round(self, targets: list[GateTarget]) -> dict[str, ServingVerdict]:
-        """One batched NATS round for `targets`: one $SRV.INFO broadcast and every declared subject at once."""
+        """One batched NATS round for `targets`: one $SRV.INFO broadcast and every declared subject at once.
+
+        When the servers cannot be reached (the connection is down, a request fails, or nobody
+        answers the subscription query) every target reads `NatsUnreachable`: nothing is known
+        about its responders, which is not the same as `NoResponders`."""
         if not targets:
             return {}
         if self.state in ("off", "skipped", "new"):
@@ -164,24 +178,52 @@ class NatsGate:
         async with self._lock:
             client = self._client
             if client is None or not client.is_connected:
-                return {t.service: ServingVerdict(t.service, False, NATS_UNREACHABLE,
-                                                  "the gate's NATS connection is down") for t in targets}
+                client = await self._reconnect()
+            if client is None:
+                return unreachable(targets, f"the gate's NATS connection is down ({self.error})")
+            from nats.errors import Error as NatsError
+
             from fleetctl.controller.probe import fleet_round
 
             self.rounds += 1
-            infos, missing = await fleet_round(client, [(t.service, t.desired, t.subjects) for t in targets],
-                                               self._rtt, self.request_timeout)
+            try:
+                asked = [(t.service, t.desired, t.subjects) for t in targets]
+                infos, missing, unknown = await fleet_round(client, asked, self._rtt, self.request_timeout)
+            except (asyncio.TimeoutError, OSError, NatsError) as exc:
+                return unreachable(targets, f"the NATS round failed: {type(exc).__name__}: {exc}")
+            if unknown is not None or not client.is_connected:
+                return unreachable(targets, f"the NATS servers did not answer the responder check: "
+                                            f"{unknown or 'connection lost'}")
         return {t.service: judge(t, infos, missing.get(t.service, [])) for t in targets}
 
     async def collect(self, subject: str, expected: int) -> list[dict[str, Any]]:
         """Every reply to one `$SRV` request (e.g. `$SRV.STATS.<service>`, for a canary's verdict)."""
-        if not self.active:
+        if not self.active or self._client is None or not self._client.is_connected:
             return []
         from fleetctl.controller.probe import _collect_info
 
         async with self._lock:
             loop = asyncio.get_running_loop()
             return await _collect_info(self._client, expected, self._rtt, loop.time() + self.request_timeout, subject)
+
+    async def _reconnect(self) -> Any:
+        """A new connection once the gate's was lost (at most one attempt every few seconds), else None."""
+        from fleetctl.controller.probe import ProbeAuth, ProbeConnectError, ProbeTls, connect
+
+        now = monotonic()
+        if now < self._retry_at:
+            return None
+        self._retry_at = now + self.reconnect_every
+        old, self._client = self._client, None
+        if old is not None:
+            await asyncio.wait({asyncio.ensure_future(old.close())}, timeout=1.0)
+        try:
+            self._client = await connect(list(self.fleet.spec.nats.urls), ProbeAuth.for_fleet(self.fleet, self.auth),
+                                         self.tls or ProbeTls.for_fleet(self.fleet), self.connect_timeout)
+        except ProbeConnectError as exc:
+            self.error = f"{exc.classification.category}: {exc.detail}"
+            return None
+        return self._client
 
     async def close(self) -> None:
         if self._client is not None:
@@ -263,8 +305,13 @@ class Stability:
     since: float | None = None
     seen: set[str] = field(default_factory=set)
 
-    def observe(self, done: bool, tasks: list[TaskState], now: float) -> tuple[bool, list[str]]:
-        """(window elapsed, ARNs of tasks that stopped within it)."""
+    def observe(self, done: bool, tasks: list[TaskState], now: float,
+                read_from: float | None = None) -> tuple[bool, list[str]]:
+        """(window elapsed, ARNs of tasks that stopped within it).
+
+        `now`: when this observation of `tasks` was complete; `read_from`: when it began (default
+        `now`). The window runs from the first complete observation that held to the start of a
+        later one, so it never counts time in which the tasks were not seen."""
         live = {t.arn for t in tasks if t.desired_status == "RUNNING" and t.last_status != "STOPPED"}
         gone = sorted(self.seen - live) if self.since is not None else []
         if gone:
@@ -276,7 +323,7 @@ class Stability:
             self.since, self.seen = now, live
         else:
             self.seen |= live
-        return now - self.since >= self.min_ready, []
+        return (now if read_from is None else read_from) - self.since >= self.min_ready, []
 
 
 def monotonic() -> float:

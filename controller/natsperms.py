@@ -34,7 +34,9 @@ INBOX_ROOT = "_INBOX"
 MICRO_VERBS = ("PING", "INFO", "STATS")
 RESPONDERS_SUBJECT = "$SYS.REQ.ACCOUNT.PING.CONNZ"
 """Every server answers with the connections of the requester's account and their subscriptions."""
-PROBE_PUBLISH = ("$SRV.>", RESPONDERS_SUBJECT, "$JS.API.INFO")
+JS_INFO = "$JS.API.INFO"
+"""JetStream account info: the probe reads it, and a service using JetStream asks it in its health heartbeat."""
+PROBE_PUBLISH = ("$SRV.>", RESPONDERS_SUBJECT, JS_INFO)
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "terraform" / "templates" / "nats-server.conf.tftpl"
@@ -89,6 +91,8 @@ def jetstream_lines(use: JetStreamUse) -> list[tuple[str, list[str]]]:
     consumer: CONSUMER.CREATE (unnamed), CONSUMER.INFO and flow-control replies on $JS.FC.
     """
     groups: list[tuple[str, list[str]]] = []
+    if use.buckets or use.streams:
+        groups.append(("JetStream account info: the SDK's health heartbeat checks JetStream answers", [JS_INFO]))
     for bucket in use.buckets:
         stream = f"KV_{bucket}"
         what = "bind/create, get, put/create/update/delete" + (", keys() via an ordered consumer" if use.lists_keys else "")

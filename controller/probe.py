@@ -334,6 +334,11 @@ async def check_responders(client: Any, subjects: list[tuple[str, str]], timeout
         subscribed = await account_subscriptions(client, timeout)
     except RespondersUnknown as exc:
         return [SubjectCheck(svc, subj, concrete(subj), "no_reply", str(exc)) for svc, subj in subjects]
+    return match_responders(subscribed, subjects)
+
+
+def match_responders(subscribed: list[str], subjects: list[tuple[str, str]]) -> list[SubjectCheck]:
+    """`ok` or `missing` for each (service, subject), from the account's subscription subjects."""
     checks = []
     for service, subject in subjects:
         probed = concrete(subject)
@@ -366,7 +371,11 @@ async def _collect_info(client: Any, expected: int, rtt: float, deadline: float,
     inbox = client.new_inbox()
     sub = await client.subscribe(inbox, cb=on_reply)
     await client.publish(subject, b"", reply=inbox)
-    await client.flush()
+    try:  # bounded by the round's deadline: a server that stopped answering must not hold the round
+        await client.flush(timeout=max(deadline - loop.time(), 0.001))
+    except asyncio.TimeoutError:  # nats' FlushTimeoutError is one: nothing answered, no replies
+        await sub.unsubscribe()
+        return replies
     grace = 2 * rtt
     quiet = max(20 * rtt, 0.05)
     try:
@@ -452,18 +461,27 @@ async def _jetstream(client: Any, timeout: float) -> dict[str, Any]:
 
 
 async def fleet_round(client: Any, services: list[tuple[str, int, tuple[str, ...]]], rtt: float,
-                      request_timeout: float) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+                      request_timeout: float) -> tuple[list[dict[str, Any]], dict[str, list[str]], str | None]:
     """One batched NATS round for many services at once (the rollout gate's poll): one `$SRV.INFO`
-    broadcast and one responder check for every declared subject (`check_responders`), in parallel.
+    broadcast and one subscription query for the account (`account_subscriptions`), in parallel.
 
-    Returns the `$SRV.INFO` replies and, per service, its declared subjects without a responder."""
+    Returns the `$SRV.INFO` replies, per service its declared subjects without a responder, and
+    why the servers could not be asked for their subscriptions (None when they answered): then
+    nothing is known about responders, which is not the same as having none."""
     loop = asyncio.get_running_loop()
     expected = sum(desired for _name, desired, _subjects in services)
     declared = [(name, subject) for name, _desired, subjects in services for subject in subjects]
-    infos, checks = await gather(_collect_info(client, expected, rtt, loop.time() + request_timeout),
-                                 check_responders(client, declared, request_timeout))
+
+    async def subscriptions() -> tuple[list[str] | None, str | None]:
+        try:
+            return await account_subscriptions(client, request_timeout), None
+        except RespondersUnknown as exc:
+            return None, str(exc)
+
+    infos, (subscribed, unknown) = await gather(_collect_info(client, expected, rtt, loop.time() + request_timeout),
+                                                subscriptions())
     missing: dict[str, list[str]] = {}
-    for check in checks:
-        if check.status != "ok":
+    for check in match_responders(subscribed or [], declared) if subscribed is not None else []:
+        if check.status == "missing":
             missing.setdefault(check.service, []).append(check.subject)
-    return infos, missing
+    return infos, missing, unknown

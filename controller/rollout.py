@@ -150,20 +150,29 @@ class RolloutWatcher:
         self.last.update(states)
         settled_by_ecs = [r for r in pending if self._ecs_step(r, states.get(r.service))]
         live = [r for r in pending if r not in settled_by_ecs and not r.done.done()]
-        try:
-            await self._read_tasks([r for r in live if (r.ecs is not None and r.ecs.completed)
-                                    or r.stability.since is not None])
-        except CloudError as exc:
+        # the tasks' health and the NATS round at once; the stability window is timed by the task reads
+        gated = [r for r in live if r.gate_target is not None] if self.gate is not None and self.gate.active else []
+        (error, read_from, read_at), verdicts = await asyncio.gather(
+            self._read_tasks_timed([r for r in live if (r.ecs is not None and r.ecs.completed)
+                                    or r.stability.since is not None]),
+            self.gate.round([r.gate_target for r in gated]) if gated else _nothing())  # type: ignore[union-attr, misc]
+        if error is not None:
             for r in live:
-                r.ecs = EcsVerdict(False, message=f"cannot read tasks: {exc}")
-        if self.gate is not None and self.gate.active:
-            gated = [r for r in live if r.gate_target is not None]
-            verdicts = await self.gate.round([r.gate_target for r in gated])  # type: ignore[misc]
-            for r in gated:
-                r.serving = verdicts.get(r.gate_target.service)  # type: ignore[union-attr]
+                r.ecs = EcsVerdict(False, message=f"cannot read tasks: {error}")
+        for r in gated:
+            r.serving = verdicts.get(r.gate_target.service)  # type: ignore[union-attr]
         for r in live:
-            self._decide(r, states[r.service])
+            self._decide(r, read_from, read_at)
         self.reporter.progress(self.rows())
+
+    async def _read_tasks_timed(self, rollouts: list[Rollout]) -> tuple[CloudError | None, float, float]:
+        """(the error reading tasks, or None; when the read began; when it was complete)."""
+        began = time.monotonic()
+        try:
+            await self._read_tasks(rollouts)
+        except CloudError as exc:
+            return exc, began, time.monotonic()
+        return None, began, time.monotonic()
 
     def _ecs_step(self, r: Rollout, svc: ServiceState | None) -> bool:
         """Stream events; settle failures ECS itself reports. True when `r` is settled (or waits for a service)."""
@@ -215,12 +224,13 @@ class RolloutWatcher:
             if svc is not None:
                 r.ecs = ecs_verdict(svc, r.target, r.tasks, r.health_checked)
 
-    def _decide(self, r: Rollout, svc: ServiceState) -> None:
+    def _decide(self, r: Rollout, read_from: float, read_at: float) -> None:
+        """Settle `r` from this poll; its tasks were read between `read_from` and `read_at`."""
         assert r.ecs is not None
         now = time.monotonic()
         if r.ecs.done and r.ecs_done_at is None:
             r.ecs_done_at = now
-        held, gone = r.stability.observe(r.ecs.done, r.tasks or [], now)
+        held, gone = r.stability.observe(r.ecs.done, r.tasks or [], read_at, read_from)
         if gone:
             r.settle(False, f"{len(gone)} task(s) of {r.target or 'the revision'} stopped within "
                             f"minReadySeconds ({r.stability.min_ready:g}s) after the deployment completed",
@@ -257,6 +267,10 @@ class RolloutWatcher:
             rows.append(RolloutRow(name, s.desired, s.running, s.pending, p.failed_tasks if p else 0,
                                    (p.rollout_state or "-") if p else "-", phase))
         return rows
+
+
+async def _nothing() -> dict[str, ServingVerdict]:
+    return {}
 
 
 __all__ = ["Reporter", "RolloutResult", "RolloutRow", "RolloutWatcher", "SilentReporter", "is_ready"]

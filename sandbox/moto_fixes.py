@@ -7,6 +7,7 @@ objects, not classes). Each has its own test in ``tests/sandbox/test_moto_fixes.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -58,6 +59,52 @@ def fix_create_service_keeps_configuration() -> None:
         service.deployments = []
         if service.deployment_controller.get("type", "ECS") == "ECS" and service.task_definition:
             deployments.start_deployment(service, service.task_definition)
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
+
+
+NOT_IDEMPOTENT = "Creation of service was not idempotent."
+"""ECS's answer to a CreateService that would create a service already there (InvalidParameterException)."""
+
+
+def fix_create_service_honours_client_token() -> None:
+    """CreateService is idempotent per clientToken, as ECS documents it.
+
+    moto ignores the token and replaces a service of the same name. ECS answers a retry with
+    the same token and the same parameters with the service it created (and changes nothing);
+    any other create of a service that is still ACTIVE or DRAINING in the cluster, and a token
+    reused with other parameters, fails with InvalidParameterException "Creation of service
+    was not idempotent." Tokens are scoped to the cluster.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.create_service
+
+    def create_service(self: Any) -> Any:
+        backend = self.ecs_backend
+        cluster = backend._get_cluster(self._get_param("cluster", "default")).name
+        name = self._get_param("serviceName")
+        token = self._get_param("clientToken")
+        request = {k: v for k, v in json.loads(self.body or "{}").items() if k != "clientToken"}
+        request["cluster"] = cluster
+        fingerprint = json.dumps(request, sort_keys=True, default=str)
+        tokens: dict[tuple[str, str], tuple[str, str]] = backend.__dict__.setdefault("_fleetctl_client_tokens", {})
+        existing = backend.services.get(f"{cluster}:{name}")
+        if existing is not None and existing.status == "INACTIVE":
+            existing = None
+        if token and (cluster, token) in tokens:
+            if tokens[(cluster, token)] != (name, fingerprint):
+                raise InvalidParameterException(NOT_IDEMPOTENT)
+            if existing is not None:
+                return ActionResult({"service": existing})
+        if existing is not None:
+            raise InvalidParameterException(NOT_IDEMPOTENT)
+        result = original(self)
+        if token:
+            tokens[(cluster, token)] = (name, fingerprint)
         return result
 
     EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
@@ -196,6 +243,7 @@ def fix_task_level_memory_is_enough() -> None:
 
 FIXES = [
     fix_create_service_keeps_configuration,
+    fix_create_service_honours_client_token,
     fix_update_service_deploys,
     fix_list_tasks_filters_by_service,
     fix_stop_task_is_asynchronous,

@@ -1,7 +1,8 @@
 """Container health from the SDK: a heartbeat file the service refreshes, a cheap check of it.
 
-A service is healthy while it is connected to NATS and every endpoint of its contract is
-subscribed (the gateway: while its HTTP readiness holds). While that is true the running
+A service is healthy while it is connected to NATS, every endpoint of its contract is
+subscribed and, for a service that uses JetStream, JetStream answers on its connection
+(`jetstream_problem`) (the gateway: while its HTTP readiness holds). While that is true the running
 service rewrites a small JSON heartbeat every `HEARTBEAT_INTERVAL` seconds; when it stops
 being true it writes `ok: false` at once; when it stops it removes the file.
 
@@ -115,11 +116,40 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+JETSTREAM_TIMEOUT = 0.5
+"""Seconds the heartbeat waits for JetStream's `$JS.API.INFO` answer."""
+
+
+async def jetstream_problem(client, timeout: float = JETSTREAM_TIMEOUT) -> str | None:
+    """Why JetStream is not usable from `client` (the service's own connection), or None when it is.
+
+    One `$JS.API.INFO` request with a short timeout: no new connection, a few hundred bytes."""
+    from nats.errors import Error as NatsError
+    from nats.errors import NoRespondersError
+
+    try:
+        reply = await client.request("$JS.API.INFO", b"", timeout=timeout)
+    except NoRespondersError:
+        return "JetStream is not enabled on the NATS server"
+    except TimeoutError:
+        return f"JetStream did not answer within {timeout:g}s"
+    except NatsError as exc:
+        return f"JetStream not reachable: {type(exc).__name__}"
+    try:
+        error = json.loads(reply.data).get("error")
+    except (ValueError, AttributeError):
+        return "JetStream answered $JS.API.INFO with something other than a JSON object"
+    if error:
+        return f"JetStream unavailable: {error.get('description') or error.get('code')}"
+    return None
+
+
 class Heartbeat:
     """Refreshes the heartbeat from `probe()` (ok, detail) every `interval` seconds while running.
 
-    Start it once the service serves; `stop()` removes the file, so a draining service reads
-    unhealthy at its next check."""
+    `probe` may be a coroutine function (a JetStream check is a request). Start it once the
+    service serves; `stop()` removes the file, so a draining service reads unhealthy at its next
+    check."""
 
     def __init__(self, probe, path: Path | None = None, interval: float = HEARTBEAT_INTERVAL) -> None:
         self.probe = probe
@@ -127,9 +157,12 @@ class Heartbeat:
         self.interval = interval
         self._task = None
 
-    def beat(self) -> bool:
+    async def beat(self) -> bool:
+        import inspect
+
         try:
-            ok, detail = self.probe()
+            outcome = self.probe()
+            ok, detail = (await outcome) if inspect.isawaitable(outcome) else outcome
         except Exception as exc:  # a broken probe is an unhealthy service, not a crashed one
             ok, detail = False, f"health probe raised {type(exc).__name__}"
         write(self.path, ok, detail)
@@ -139,13 +172,13 @@ class Heartbeat:
         import asyncio
 
         while True:
-            self.beat()
             await asyncio.sleep(self.interval)
+            await self.beat()
 
-    def start(self) -> "Heartbeat":
+    async def start(self) -> "Heartbeat":
         import asyncio
 
-        self.beat()
+        await self.beat()
         self._task = asyncio.ensure_future(self._run())
         return self
 

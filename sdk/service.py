@@ -57,6 +57,10 @@ class Runtime:
     async def call(self, subject: str, request: Message, timeout: float | None = None) -> Any:
         return await self.peers.call(subject, request, timeout)
 
+    @property
+    def uses_buckets(self) -> bool:
+        return bool(self._buckets)
+
     async def bucket(self, name: str) -> Bucket:
         if name not in self._buckets:
             self._buckets[name] = await open_bucket(self.js, name)
@@ -68,6 +72,9 @@ class Service:
     description: ClassVar[str] = ""
     config: ClassVar[type[BaseSettings] | None] = None
     """Extra settings (secrets and the like) read from the environment at start."""
+    jetstream: ClassVar[bool | None] = None
+    """Whether the service depends on JetStream, so that its health includes JetStream's. None: it
+    does when `setup` opened a bucket (`self.rt.bucket`); a service using `self.rt.js` directly says so."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -190,13 +197,19 @@ async def serve(cls: type[Service], settings: Settings, config: Any = None) -> A
         await client.flush()
         subscribed = len(contract)
 
-        def serving() -> tuple[bool, str]:
+        uses_jetstream = cls.jetstream if cls.jetstream is not None else runtime.uses_buckets
+
+        async def serving() -> tuple[bool, str]:
             if not client.is_connected:
                 return False, "NATS not connected"
             missing = len(contract) - subscribed
-            return (True, f"{subscribed} endpoints subscribed") if not missing else (False, f"{missing} endpoints not subscribed")
+            if missing:
+                return False, f"{missing} endpoints not subscribed"
+            if uses_jetstream and (problem := await health.jetstream_problem(client)) is not None:
+                return False, problem
+            return True, f"{subscribed} endpoints subscribed" + (", JetStream answers" if uses_jetstream else "")
 
-        heartbeat = health.Heartbeat(serving).start()
+        heartbeat = await health.Heartbeat(serving).start()
         log.info("service_started", f"{cls.name} serving {', '.join(e.subject for e in contract.values())}",
                  version=settings.service_version, endpoints=len(contract))
         yield Running(service, micro, connection)

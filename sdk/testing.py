@@ -46,12 +46,13 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | 
 
 @dataclass
 class NatsServer:
-    """A nats-server with JetStream storing in `store_dir`, bound to 127.0.0.1."""
+    """A nats-server with JetStream storing in `store_dir` (unless `jetstream` is False), bound to 127.0.0.1."""
 
     store_dir: Path
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    jetstream: bool = True
 
     @property
     def url(self) -> str:
@@ -60,7 +61,8 @@ class NatsServer:
     def start(self) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.store_dir / "nats-server.log", "ab")
-        command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir), *self.extra_args]
+        jetstream = ["-js", "-sd", str(self.store_dir)] if self.jetstream else []
+        command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), *jetstream, *self.extra_args]
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_for_port(self.port, 10, self.process)

@@ -25,6 +25,7 @@ _PATTERN = re.compile(r"^([A-Za-z0-9_=*-]+\.)*([A-Za-z0-9_=*-]+|>)$")
 class EventBus(Service):
     name = "event_bus"
     description = "Durable events on JetStream"
+    jetstream = True  # uses the stream through self.rt.js, not a bucket
 
     async def setup(self) -> None:
         config = StreamConfig(name=STREAM, subjects=[f"{PREFIX}.>"], storage=StorageType.FILE, duplicate_window=120)

@@ -122,8 +122,8 @@ async def serve(settings: Settings, config: GatewayConfig, stop: asyncio.Event) 
         site = web.TCPSite(runner, config.gateway_host, config.gateway_port)
         await site.start()
         # the container health check reads the same predicate /readyz answers with
-        heartbeat = health.Heartbeat(lambda: (client.is_connected, "ready" if client.is_connected
-                                              else "NATS not connected")).start()
+        heartbeat = await health.Heartbeat(lambda: (client.is_connected, "ready" if client.is_connected
+                                                    else "NATS not connected")).start()
         log.info("service_started", f"gateway listening on {config.gateway_host}:{config.gateway_port}",
                  host=config.gateway_host, port=config.gateway_port, version=settings.service_version)
         closed = asyncio.ensure_future(connection.closed.wait())

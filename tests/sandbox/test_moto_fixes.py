@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from fleetctl.sandbox import moto_fixes
 from fleetctl.sandbox.auth import Credentials
@@ -102,6 +103,38 @@ def test_create_service_fills_ecs_default_deployment_configuration(world):
         "maximumPercent": 200,
         "minimumHealthyPercent": 100,
     }
+
+
+def test_create_service_is_idempotent_per_client_token(world):
+    """ECS_Idempotency: the same token and parameters return the service created; anything else
+    that would create an existing service is InvalidParameterException, as ECS answers."""
+    ecs = world["ecs"]
+    params = dict(cluster="fixes", serviceName="tokened", taskDefinition=world["register"](), desiredCount=1,
+                  launchType="FARGATE", networkConfiguration=world["network"], clientToken="fleet-tokened-1")
+    first = ecs.create_service(**params)["service"]
+    retried = ecs.create_service(**params)["service"]  # a retry after a lost reply
+    assert retried["serviceArn"] == first["serviceArn"] and retried["createdAt"] == first["createdAt"]
+    assert [d["id"] for d in retried["deployments"]] == [d["id"] for d in first["deployments"]]  # no new deployment
+
+    refused = [
+        {**params, "desiredCount": 2},                       # same token, other parameters
+        {**params, "clientToken": "fleet-tokened-2"},        # another token for a service that exists
+        {k: v for k, v in params.items() if k != "clientToken"},
+        {**params, "serviceName": "tokened-other"},          # the token reused for another service
+    ]
+    for attempt in refused:
+        with pytest.raises(ClientError) as error:
+            ecs.create_service(**attempt)
+        assert error.value.response["Error"]["Code"] == "InvalidParameterException"
+        assert error.value.response["Error"]["Message"] == "Creation of service was not idempotent."
+    [svc] = ecs.describe_services(cluster="fixes", services=["tokened"])["services"]
+    assert svc["desiredCount"] == 1 and len(svc["deployments"]) == 1  # nothing was replaced
+    assert ecs.describe_services(cluster="fixes", services=["tokened-other"])["failures"]
+
+    # once deleted (INACTIVE) the name may be created again, with a new token
+    ecs.delete_service(cluster="fixes", service="tokened", force=True)
+    again = ecs.create_service(**{**params, "clientToken": "fleet-tokened-3"})["service"]
+    assert again["status"] == "ACTIVE" and again["createdAt"] >= first["createdAt"]
 
 
 def test_update_service_with_new_task_definition_starts_a_deployment(world):

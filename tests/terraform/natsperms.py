@@ -67,7 +67,7 @@ def jetstream_publish(use: JetStreamUse) -> set[str]:
     A stream S used by publish and get_msg needs the same STREAM subjects and its own
     subject filter.
     """
-    subjects: set[str] = set()
+    subjects: set[str] = {"$JS.API.INFO"} if use.buckets or use.streams else set()  # the SDK health heartbeat
     for bucket in use.buckets:
         stream = f"KV_{bucket}"
         subjects |= {
