@@ -15,13 +15,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin fleetctl
 
+# fleetctl/ links to controller/, cli/ and sandbox/ (the wheel follows the links); the SDK and
+# the services are not part of fleetctl.
 COPY pyproject.toml README.md /app/
 COPY fleetctl /app/fleetctl
 COPY controller /app/controller
 COPY cli /app/cli
-COPY sdk /app/sdk
 COPY sandbox /app/sandbox
-COPY services /app/services
 RUN pip install --no-cache-dir /app
 
 USER 10001

@@ -31,9 +31,8 @@ def configure_logging(fmt: TextOrJson) -> None:
     import logging
     import sys
 
-    from sdk.log import JsonFormatter
-
     from fleetctl.controller import redact
+    from fleetctl.controller.sdkcontract import JsonFormatter
 
     class Redacting(logging.Formatter):
         """No log line prints a secret (controller/redact.py)."""

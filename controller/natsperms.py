@@ -3,7 +3,7 @@
 One source for both servers that run the fleet: terraform's config template
 (terraform/templates/nats-server.conf.tftpl, rendered from manifests/prod.yaml) and the
 sandbox's nats-server (rendered from manifests/local.yaml) carry the text this module writes.
-Regenerate the template's block with
+Regenerate the template's block, in the checkout's root, with
 
     python -m fleetctl.controller.natsperms manifests/prod.yaml --write-template
 
@@ -38,8 +38,8 @@ JS_INFO = "$JS.API.INFO"
 """JetStream account info: the probe reads it, and a service using JetStream asks it in its health heartbeat."""
 PROBE_PUBLISH = ("$SRV.>", RESPONDERS_SUBJECT, JS_INFO)
 
-REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "terraform" / "templates" / "nats-server.conf.tftpl"
+TEMPLATE = Path("terraform") / "templates" / "nats-server.conf.tftpl"
+"""terraform's config template, relative to the fleet checkout `--write-template` runs in."""
 
 
 def inbox_prefix(user: str) -> str:
@@ -224,6 +224,9 @@ def main(argv: list[str]) -> int:
         return 2
     block = render_accounts(load_manifest_doc(Path(argv[0])))
     if "--write-template" in argv[1:]:
+        if not TEMPLATE.is_file():
+            print(f"error: {TEMPLATE} not found: run in the fleet checkout's root", file=sys.stderr)
+            return 2
         TEMPLATE.write_text(replace_accounts(TEMPLATE.read_text(), block))
     else:
         print(block)

@@ -120,7 +120,7 @@ class ProbeConnectError(Exception):
 
 def classify_connect_error(url: str, error: BaseException, service: str = "fleetctl") -> ProbeConnectError:
     """Render the error the way the SDK logs it, then classify it with the diagnose rules."""
-    from sdk.connect import classify as sdk_cause, describe
+    from fleetctl.controller.sdkcontract import connect_cause as sdk_cause, describe
 
     cause, detail = sdk_cause(error), describe(error)
     line = json.dumps({"level": "error", "event": "nats_connect_failed", "cause": cause, "url": url, "msg": detail},
@@ -137,7 +137,7 @@ async def connect(urls: list[str], auth: ProbeAuth, tls: ProbeTls, timeout: floa
     since a failed TLS handshake can otherwise leave `connect` waiting.
     """
     from nats.aio.client import Client
-    from sdk.settings import redact_url
+    from fleetctl.controller.sdkcontract import redact_url
 
     loop = asyncio.get_running_loop()
     first_error: asyncio.Future[BaseException] = loop.create_future()
@@ -396,7 +396,7 @@ async def _collect_info(client: Any, expected: int, rtt: float, deadline: float,
 
 async def probe(fleet: Fleet, auth: ProbeAuth | None = None, tls: ProbeTls | None = None, *,
                 timeout: float = 5.0, request_timeout: float = 1.0) -> ProbeReport:
-    from sdk.settings import redact_url
+    from fleetctl.controller.sdkcontract import redact_url
 
     urls = list(fleet.spec.nats.urls)
     report = ProbeReport(redact_url(urls[0]))

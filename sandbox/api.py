@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.sandbox.auth import Credentials, CredentialsError
-from fleetctl.sandbox.config import REPO_ROOT, SandboxConfig, default_state_dir
+from fleetctl.sandbox.config import FleetDirError, SandboxConfig, default_state_dir, fleet_dir
 from fleetctl.sandbox.procs import ProcRef, terminate
 from fleetctl.sandbox.state import StatePaths, open_private, read_json
 
@@ -36,6 +36,7 @@ class SandboxInfo:
     state_dir: Path
     pid: int
     credentials_file: Path
+    fleet_dir: Path | None = None  # the fleet checkout whose services run
 
     def as_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -51,7 +52,7 @@ class SandboxInfo:
     def from_state(cls, state: dict[str, Any], paths: StatePaths) -> "SandboxInfo":
         return cls(
             state["endpoint_url"], state["nats_url"], Path(state["outputs"]), paths.root, int(state["pid"]),
-            Path(state.get("credentials") or paths.credentials),
+            Path(state.get("credentials") or paths.credentials), _state_fleet_dir(state),
         )
 
 
@@ -84,8 +85,16 @@ class StopReport:
     survivors: list[int]
 
 
-def _paths(state_dir: Path | str | None) -> StatePaths:
-    return StatePaths(Path(state_dir).resolve() if state_dir else default_state_dir())
+def _state_fleet_dir(state: dict[str, Any]) -> Path | None:
+    workdir = (state.get("config") or {}).get("workdir")
+    return Path(workdir) if workdir else None
+
+
+def _paths(state_dir: Path | str | None, fleet: Path | str | None = None) -> StatePaths:
+    """`state_dir`, else the default one (of the fleet checkout `fleet` when given)."""
+    if state_dir:
+        return StatePaths(Path(state_dir).resolve())
+    return StatePaths(default_state_dir(Path(fleet).resolve() if fleet else None))
 
 
 def _endpoint_answers(endpoint_url: str) -> bool:
@@ -158,25 +167,31 @@ def ensure_running(
     state_dir: Path | str | None = None,
     config: SandboxConfig | None = None,
     timeout: float = 120.0,
+    fleet: Path | str | None = None,
 ) -> SandboxInfo:
     """Return the running sandbox, starting the daemon first if it is not running.
 
-    A crashed daemon's leftovers are cleaned up before a fresh one starts. ``config``
-    applies only when a daemon is started here.
+    A crashed daemon's leftovers are cleaned up before a fresh one starts. ``config`` and
+    ``fleet`` (the fleet checkout to run, see ``config.fleet_dir``) apply only when a daemon is
+    started here.
     """
-    paths = _paths(state_dir)
+    paths = _paths(state_dir, fleet)
     current = status(paths.root)
     if current.running and current.info is not None:
         return current.info
+    try:
+        config = (config or SandboxConfig()).for_fleet(fleet_dir(fleet))
+    except FleetDirError as exc:
+        raise SandboxError(str(exc)) from None
     if read_json(paths.state) or current.processes:
         stop(paths.root)
     paths.make_private()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     argv = [sys.executable, "-m", "fleetctl.sandbox", "daemon", "--dir", str(paths.root)]
-    argv += (config or SandboxConfig()).to_args()
+    argv += config.to_args()
     with open_private(paths.daemon_log, "ab") as log:
         proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            argv, cwd=config.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     return _wait_ready(paths, proc, timeout)
@@ -213,4 +228,6 @@ def build_images(state_dir: Path | str | None = None) -> list[Any]:
     current = status(state_dir)
     if not current.running or current.info is None:
         raise SandboxError("the sandbox is not running: start it with `fleetctl sandbox up`")
-    return images.build(current.info.endpoint_url, current.info.credentials())
+    if current.info.fleet_dir is None:
+        raise SandboxError("the running sandbox does not record its fleet checkout: restart it")
+    return images.build(current.info.endpoint_url, current.info.credentials(), current.info.fleet_dir)

@@ -24,7 +24,11 @@ app = typer.Typer(
 )
 
 DirOption = typer.Option(
-    None, "--dir", help="State directory [default: $FLEETCTL_SANDBOX_DIR or <repo>/.sandbox]"
+    None, "--dir", help="State directory [default: $FLEETCTL_SANDBOX_DIR, else .sandbox in the fleet checkout]"
+)
+FleetDirOption = typer.Option(
+    None, "--fleet-dir", help="Fleet checkout whose services/ the sandbox runs (with manifests/local.yaml) "
+                              "[default: $FLEETCTL_FLEET_DIR, else the current directory, else fleetctl's own checkout]"
 )
 
 
@@ -44,6 +48,23 @@ def _hint(info: "SandboxInfo") -> str:
     return "export " + " ".join(f"{k}={v}" for k, v in env.items())
 
 
+def _state(state_dir: Optional[Path], fleet_dir: Optional[Path]) -> Path:
+    """`--dir`, else the default state directory of the fleet checkout (exit 2 if one is named but is none)."""
+    import os
+
+    from fleetctl.sandbox.config import FLEET_DIR_ENV, FleetDirError, default_state_dir, fleet_dir as resolve_fleet_dir
+
+    if state_dir is not None:
+        return state_dir
+    try:
+        return default_state_dir(resolve_fleet_dir(fleet_dir))
+    except FleetDirError as exc:
+        if fleet_dir is not None or os.environ.get(FLEET_DIR_ENV):
+            _err(f"error: {exc}")
+            raise typer.Exit(2)
+        return default_state_dir()  # no fleet checkout at hand: the per-user state directory
+
+
 def _duration(value: object) -> float:
     """fleetctl's durations (`90s`, `1h30m`; a bare number is seconds); errors name the option."""
     from fleetctl.cli.options import parse_duration_option
@@ -54,6 +75,7 @@ def _duration(value: object) -> float:
 @app.command()
 def up(
     state_dir: Optional[Path] = DirOption,
+    fleet_dir: Optional[Path] = FleetDirOption,
     port: int = typer.Option(0, help="AWS endpoint port (0 picks a free one)"),
     nats_port: int = typer.Option(0, help="nats-server port (0 picks a free one)"),
     startup_grace: float = typer.Option("1s", parser=_duration, metavar="DURATION",
@@ -63,12 +85,20 @@ def up(
 ) -> None:
     """Start the sandbox (AWS endpoint, task runner, nats-server) and build the images."""
     from fleetctl.sandbox import api
-    from fleetctl.sandbox.config import SandboxConfig
+    from fleetctl.sandbox.config import FleetDirError, SandboxConfig, fleet_dir as resolve_fleet_dir
 
+    state_dir = _state(state_dir, fleet_dir)
     before = api.status(state_dir)
+    try:  # the checkout to run; only checked when the sandbox has to start or one is named
+        fleet = resolve_fleet_dir(fleet_dir) if fleet_dir is not None or not before.running else None
+    except FleetDirError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
     if before.running and before.info is not None:
         _err(f"sandbox already running (pid {before.info.pid})")
         info = before.info
+        if fleet is not None and info.fleet_dir != fleet:
+            _err(f"warning: it runs {info.fleet_dir}; `fleetctl sandbox down` first to run {fleet}")
     else:
         _err("starting sandbox ...")
         try:
@@ -78,13 +108,18 @@ def up(
                 startup_grace=startup_grace,
                 stopped_task_retention=stopped_task_retention,
             )
-            info = api.ensure_running(state_dir, config)
+            info = api.ensure_running(state_dir, config, fleet=fleet)
         except api.SandboxError as exc:
             _err(f"error: {exc}")
             raise typer.Exit(1)
-    built = api.build_images(info.state_dir)
+    try:
+        built = api.build_images(info.state_dir)
+    except api.SandboxError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(1)
     changed = sum(1 for b in built if b.changed)
     _err(f"images: {len(built)} ({changed} updated)")
+    typer.echo(f"fleet:         {info.fleet_dir}")
     typer.echo(f"aws endpoint:  {info.endpoint_url}")
     typer.echo(f"nats:          {info.nats_url}")
     typer.echo(f"outputs:       {info.outputs_path}")
@@ -92,11 +127,11 @@ def up(
 
 
 @app.command()
-def down(state_dir: Optional[Path] = DirOption) -> None:
+def down(state_dir: Optional[Path] = DirOption, fleet_dir: Optional[Path] = FleetDirOption) -> None:
     """Stop the sandbox and every process it started."""
     from fleetctl.sandbox import api
 
-    report = api.stop(state_dir)
+    report = api.stop(_state(state_dir, fleet_dir))
     if report.survivors:
         _err(f"error: processes survived: {report.survivors}")
         raise typer.Exit(1)
@@ -106,18 +141,20 @@ def down(state_dir: Optional[Path] = DirOption) -> None:
 @app.command()
 def status(
     state_dir: Optional[Path] = DirOption,
+    fleet_dir: Optional[Path] = FleetDirOption,
     output: Output = typer.Option(Output.table, "-o", "--output", help="table or json"),
 ) -> None:
     """Show whether the sandbox runs, its endpoints, and any fault (exit 1 if not running)."""
     from fleetctl.sandbox import api
 
-    current = api.status(state_dir)
+    current = api.status(_state(state_dir, fleet_dir))
     if output is Output.json:
         typer.echo(json.dumps(current.as_dict(), indent=2))
     else:
         state = "running" if current.running else ("crashed" if current.crashed else "stopped")
         typer.echo(f"sandbox:       {state}  ({current.state_dir})")
         if current.info is not None:
+            typer.echo(f"fleet:         {current.info.fleet_dir}")
             typer.echo(f"daemon pid:    {current.info.pid}")
             typer.echo(f"aws endpoint:  {current.info.endpoint_url}")
             typer.echo(f"nats:          {current.info.nats_url}")
@@ -136,13 +173,15 @@ def status(
 @app.command()
 def build(
     state_dir: Optional[Path] = DirOption,
+    fleet_dir: Optional[Path] = FleetDirOption,
     output: Output = typer.Option(Output.table, "-o", "--output", help="table or json"),
 ) -> None:
-    """Register one sandbox ECR image per services/<name>/ (digest = source content hash)."""
+    """Register one sandbox ECR image per services/<name>/ of the sandbox's fleet checkout (digest = source
+    content hash)."""
     from fleetctl.sandbox import api
 
     try:
-        built = api.build_images(state_dir)
+        built = api.build_images(_state(state_dir, fleet_dir))
     except api.SandboxError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(1)

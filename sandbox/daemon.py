@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from fleetctl.sandbox.config import SandboxConfig
+from fleetctl.sandbox.config import SandboxConfig, fleet_dir
 from fleetctl.sandbox.procs import ProcRef, free_port
 from fleetctl.sandbox.state import StatePaths, read_json, write_json
 
@@ -44,6 +44,8 @@ def run(state_dir: Path, config: SandboxConfig) -> int:
     from fleetctl.sandbox.runner.loop import TaskRunner
     from fleetctl.sandbox.server import AwsServer
 
+    if not (config.workdir and config.nats_manifest):  # started by hand: the default fleet checkout
+        config = config.for_fleet(fleet_dir())
     os.umask(0o077)  # everything the daemon writes (logs, JetStream, outputs) is private
     paths = StatePaths(state_dir)
     paths.make_private()
@@ -92,7 +94,7 @@ def run(state_dir: Path, config: SandboxConfig) -> int:
         record_children([])
         runner.start()
         infra.ensure(endpoint_url, credentials, nats.port, paths, nats_passwords)
-        built = images.build(endpoint_url, credentials)
+        built = images.build(endpoint_url, credentials, Path(config.workdir))
         state.update(
             ready=True, endpoint_url=endpoint_url, port=server.port, nats_url=nats.url,
             nats_port=nats.port, outputs=str(paths.outputs), credentials=str(paths.credentials),

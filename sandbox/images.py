@@ -14,12 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fleetctl.sandbox.auth import Credentials
-from fleetctl.sandbox.config import REPO_ROOT
 from fleetctl.sandbox.runner.preflight import COMMAND_ANNOTATION
 
 SOURCE_ANNOTATION = "org.fleetctl.sandbox.source"
 SHARED_DIRS = ("sdk", "contracts")
-SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", "build", "dist"}  # caches, package builds
+
+
+def _skipped(path: Path) -> bool:
+    return bool(SKIP_PARTS.intersection(path.parts)) or any(p.endswith(".egg-info") for p in path.parts)
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class ImageResult:
         return asdict(self)
 
 
-def discover(repo_root: Path = REPO_ROOT) -> dict[str, Path]:
+def discover(repo_root: Path) -> dict[str, Path]:
     """Every ``services/<name>/`` with a ``__main__.py``; none if the directory is absent."""
     root = repo_root / "services"
     if not root.is_dir():
@@ -45,7 +48,7 @@ def discover(repo_root: Path = REPO_ROOT) -> dict[str, Path]:
     }
 
 
-def content_hash(paths: list[Path], repo_root: Path = REPO_ROOT) -> str:
+def content_hash(paths: list[Path], repo_root: Path) -> str:
     """sha256 over the relative path and bytes of every source file under ``paths``."""
     digest = hashlib.sha256()
     files = sorted(
@@ -53,7 +56,7 @@ def content_hash(paths: list[Path], repo_root: Path = REPO_ROOT) -> str:
         for p in paths
         if p.exists()
         for f in ([p] if p.is_file() else p.rglob("*"))
-        if f.is_file() and not SKIP_PARTS.intersection(f.parts) and f.suffix not in (".pyc", ".pyo")
+        if f.is_file() and not _skipped(f.relative_to(repo_root)) and f.suffix not in (".pyc", ".pyo")
     )
     for f in files:
         digest.update(str(f.relative_to(repo_root)).encode() + b"\0")
@@ -61,9 +64,12 @@ def content_hash(paths: list[Path], repo_root: Path = REPO_ROOT) -> str:
     return digest.hexdigest()
 
 
-def manifest(name: str, source_hash: str) -> str:
+def manifest(name: str, source_hash: str, fleet_dir: Path | None = None) -> str:
     command = ["python", "-m", f"services.{name}"]
-    config = json.dumps({"config": {"Cmd": command, "WorkingDir": str(REPO_ROOT)}}, sort_keys=True)
+    image_config: dict[str, object] = {"Cmd": command}
+    if fleet_dir is not None:
+        image_config["WorkingDir"] = str(fleet_dir)
+    config = json.dumps({"config": image_config}, sort_keys=True)
     return json.dumps(
         {
             "schemaVersion": 2,
@@ -89,8 +95,9 @@ def manifest(name: str, source_hash: str) -> str:
     )
 
 
-def build(endpoint_url: str, credentials: Credentials, repo_root: Path = REPO_ROOT) -> list[ImageResult]:
-    """Create ``gaming/<name>`` repositories and push ``latest`` where sources changed."""
+def build(endpoint_url: str, credentials: Credentials, repo_root: Path) -> list[ImageResult]:
+    """Create ``gaming/<name>`` repositories for the fleet checkout `repo_root` and push ``latest``
+    where sources changed."""
     from fleetctl.sandbox.aws import client
 
     ecr = client("ecr", endpoint_url, credentials)
@@ -102,7 +109,7 @@ def build(endpoint_url: str, credentials: Credentials, repo_root: Path = REPO_RO
             ecr.create_repository(repositoryName=repository)
         except ecr.exceptions.RepositoryAlreadyExistsException:
             pass
-        body = manifest(name, content_hash([directory, *shared], repo_root))
+        body = manifest(name, content_hash([directory, *shared], repo_root), repo_root)
         try:
             current = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "latest"}])["images"]
         except ecr.exceptions.ImageNotFoundException:

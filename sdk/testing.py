@@ -13,7 +13,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _fleet_root() -> Path:
+    """The checkout holding services/: the one this SDK sits in, else (installed) the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "services").is_dir() else Path.cwd()
+
+
+ROOT = _fleet_root()
 
 
 def free_port() -> int:

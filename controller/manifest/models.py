@@ -65,7 +65,7 @@ class TargetSpec(Model):
     profile: str | None = Field(None, description="AWS shared-config profile to use")
     credentials_file: str | None = Field(
         None, description="`sandbox` only: the sandbox's generated AWS credentials (written 0600 by `sandbox up`; "
-                          "default: the credentials.json of $FLEETCTL_SANDBOX_DIR or <repo>/.sandbox)")
+                          "default: credentials.json in the sandbox's state directory, see `fleetctl sandbox status`)")
 
     @field_validator("region")
     @classmethod

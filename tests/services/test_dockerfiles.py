@@ -39,9 +39,13 @@ def test_dockerfile(name: str) -> None:
     copies = [rest.split() for keyword, rest in steps if keyword == "COPY"]
     for source, destination in copies:
         assert (ROOT / source).exists(), f"{name}: COPY source {source} is missing"
-        assert destination == "/app/" + source, f"{name}: {source} must land at /app/{source} for python -m to find it"
-    copied = {source for source, _ in copies}
-    assert {"sdk", "services/__init__.py", f"services/{name}", "services/requirements.txt"} <= copied
+        if source != "sdk":  # the SDK is installed as its own distribution, below
+            assert destination == "/app/" + source, f"{name}: {source} must land at /app/{source} for python -m to find it"
+    copied = dict(copies)
+    assert {"sdk", "services/__init__.py", f"services/{name}", "services/requirements.txt"} <= set(copied)
+    runs = " ".join(rest for keyword, rest in steps if keyword == "RUN")
+    assert f"pip install --no-cache-dir {copied['sdk']} -r /app/services/requirements.txt" in runs
+    assert (ROOT / "sdk" / "pyproject.toml").is_file()
     assert (ROOT / "services" / name / "__main__.py").is_file()
     if name == "gateway":
         assert "GATEWAY_HOST=0.0.0.0" in env
