@@ -20,15 +20,15 @@ def _chunks(items: list[str], n: int) -> list[list[str]]:
 
 async def describe_services(aws: Aws, cluster: str, names: list[str]) -> dict[str, ServiceState]:
     """DescribeServices in batches of 10, concurrently. Missing services are absent."""
-    async def batch(chunk: list[str]) -> list[dict[str, Any]]:
+    async def batch(chunk: list[str]) -> list[ServiceState]:
         resp = await aws.call("ecs", "describe_services", cluster=cluster, services=chunk, include=["TAGS"])
-        return resp.get("services", [])
+        # kept as ServiceState at once: a large fleet's raw descriptions never pile up
+        return [service_state(raw) for raw in resp.get("services", [])]
 
     results = await gather(*(batch(c) for c in _chunks(names, DESCRIBE_SERVICES_BATCH)))
     out: dict[str, ServiceState] = {}
     for page in results:
-        for raw in page:
-            svc = service_state(raw)
+        for svc in page:
             # an INACTIVE (deleted) service shadows nothing if a live one of the same name exists
             if svc.name not in out or out[svc.name].status == "INACTIVE":
                 out[svc.name] = svc
