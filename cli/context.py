@@ -258,14 +258,8 @@ def fleet_lease(aws: Any, loaded: "LoadedManifest", *, wait: float, beside_contr
         try:
             await lease.acquire()
         except LeaseTableMissing:
-            if fleet.spec.target.kind != "sandbox" or not fleet.spec.target.endpoint:
+            if not _create_sandbox_lock_table(fleet):
                 raise
-            from fleetctl.sandbox.auth import Credentials
-            from fleetctl.sandbox.config import default_state_dir
-            from fleetctl.sandbox.infra import ensure_lock_table
-
-            credentials = fleet.spec.target.credentials_file or str(default_state_dir() / "credentials.json")
-            ensure_lock_table(fleet.spec.target.endpoint, Credentials.load(Path(credentials)), fleet.spec.lock.table)
             await lease.acquire()
         lease.start_renewing()
         try:
@@ -274,6 +268,31 @@ def fleet_lease(aws: Any, loaded: "LoadedManifest", *, wait: float, beside_contr
             await lease.stop()
 
     return held()
+
+
+def _create_sandbox_lock_table(fleet: Any) -> bool:
+    """A sandbox that predates the lease table gets it (True); any other target's is terraform's."""
+    if fleet.spec.target.kind != "sandbox" or not fleet.spec.target.endpoint:
+        return False
+    from fleetctl.sandbox.auth import Credentials
+    from fleetctl.sandbox.config import default_state_dir
+    from fleetctl.sandbox.infra import ensure_lock_table
+
+    credentials = fleet.spec.target.credentials_file or str(default_state_dir() / "credentials.json")
+    ensure_lock_table(fleet.spec.target.endpoint, Credentials.load(Path(credentials)), fleet.spec.lock.table)
+    return True
+
+
+async def ensure_lease_table(aws: Any, loaded: "LoadedManifest") -> None:
+    """The fleet's lease table exists (one read of its item): created for a sandbox that predates
+    it, else LeaseTableMissing (exit 2) before anything runs."""
+    from fleetctl.controller.lease import LeaseTableMissing, read
+
+    try:
+        await read(aws, loaded.fleet.spec.lock.table, loaded.fleet.metadata.name)
+    except LeaseTableMissing:
+        if not _create_sandbox_lock_table(loaded.fleet):
+            raise
 
 
 def ecs_writes(aws: Any) -> int:

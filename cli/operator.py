@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from fleetctl.cli import output
-from fleetctl.cli.options import LockTimeoutOpt, duration_option
+from fleetctl.cli.options import duration_option
 from fleetctl.controller.errors import FleetError
 
 
@@ -53,6 +53,24 @@ def configure_logging(fmt: TextOrJson) -> None:
     root.propagate = False
 
 
+LeaseTtlOpt = Annotated[float, duration_option(
+    "--lease-ttl", help="the leader's lease lasts this long unless renewed (every third of it): a leader that dies "
+                        "without releasing it is replaced within this plus --lease-poll")]
+LeasePollOpt = Annotated[float, duration_option(
+    "--lease-poll", help="how often a follower looks at the lease: the hand-over time after a leader's SIGTERM")]
+NatsUserOpt = Annotated[Optional[str], typer.Option(
+    "--nats-user", envvar="FLEETCTL_NATS_USER", help="NATS user of the serving gate's probe (the fleet's `fleetctl` "
+                                                     "user) [env FLEETCTL_NATS_USER]")]
+NatsPasswordOpt = Annotated[Optional[str], typer.Option(
+    "--nats-password", envvar="FLEETCTL_NATS_PASSWORD", show_default=False,
+    help="its password [env FLEETCTL_NATS_PASSWORD, from a secret]; never printed")]
+NatsCredsOpt = Annotated[Optional[Path], typer.Option(
+    "--nats-creds", envvar="FLEETCTL_NATS_CREDS", help="or a NATS .creds file for the probe [env FLEETCTL_NATS_CREDS]")]
+NatsCaOpt = Annotated[Optional[Path], typer.Option(
+    "--nats-ca", help="CA bundle (PEM) to verify NATS with; default: the PEM text in $NATS_TLS_CA (what fleetctl "
+                      "gives a task from spec.nats.tls.caFrom), else spec.nats.tls.caFile")]
+
+
 @controller_app.command("run")
 def controller_run(
     manifest: Annotated[Optional[str], typer.Argument(
@@ -67,60 +85,89 @@ def controller_run(
                                                   "container [env FLEETCTL_HEALTH_HOST]")] = "127.0.0.1",
     log_format: Annotated[TextOrJson, typer.Option("--log-format", envvar="FLEETCTL_LOG_FORMAT",
                                                    help="log lines as text or JSON [env FLEETCTL_LOG_FORMAT]")] = TextOrJson.text,
-    lock_timeout: LockTimeoutOpt = "3m",  # type: ignore[assignment]
+    lease_ttl: LeaseTtlOpt = "30s",  # type: ignore[assignment]
+    lease_poll: LeasePollOpt = "1s",  # type: ignore[assignment]
+    nats_user: NatsUserOpt = None,
+    nats_password: NatsPasswordOpt = None,
+    nats_creds: NatsCredsOpt = None,
+    nats_ca: NatsCaOpt = None,
+    _lock_timeout: Annotated[Optional[str], typer.Option("--lock-timeout", hidden=True)] = None,  # followers wait
 ) -> None:
     """Reconcile continuously: heal drift, follow manifest edits, back off per service. SIGTERM stops cleanly.
 
-    Holds the fleet's lease while it runs: a user's apply waits for it or is told who holds it."""
+    Several may run over one fleet: the one holding the fleet's lease leads and writes; the others
+    follow (observe, serve /healthz and /metrics, write nothing) and take over when the leader stops
+    (SIGTERM: within --lease-poll) or dies (within --lease-ttl plus --lease-poll). A user's apply
+    waits for the lease or is told who holds it."""
+    import asyncio
+
+    from fleetctl.cli.context import resolve_manifest
+    from fleetctl.controller.leader import LeaderSettings
+
+    configure_logging(log_format)
+    if manifest is None:  # the same resolution as every other verb
+        manifest = str(resolve_manifest(None))
+    try:
+        election = LeaderSettings(ttl=lease_ttl, poll=lease_poll, fence_every=min(1.0, lease_ttl / 10))
+    except ValueError as exc:
+        output.error_line(f"--lease-ttl/--lease-poll: {exc}")
+        raise typer.Exit(output.EXIT_USAGE)
+    try:
+        from fleetctl.cli.commands.observe import probe_auth
+
+        gate_auth = probe_auth(nats_creds, nats_user, nats_password) if nats_user or nats_creds else None
+        asyncio.run(_run_controller(manifest, tf_outputs, election, interval=interval, health_port=health_port,
+                                    health_host=health_host, gate_auth=gate_auth, gate_ca_file=_nats_ca(nats_ca)))
+    except FleetError as exc:
+        output.fail(exc)
+
+
+async def _run_controller(manifest: str, tf_outputs: Optional[str], election: Any, **operator: Any) -> None:
+    """One controller until SIGTERM/SIGINT: following or leading the fleet (controller/leader.py)."""
     import asyncio
     import logging
     import signal
 
-    from fleetctl.cli.context import load_for_aws
+    from fleetctl.cli.context import _command_line, aws_for, ensure_lease_table, load_for_aws
     from fleetctl.cli.durations import format_duration
+    from fleetctl.controller.leader import Leadership
     from fleetctl.controller.operator import Operator
 
-    from fleetctl.cli.context import resolve_manifest
+    if not _remote(manifest) and not _remote(tf_outputs):
+        # fail fast on a bad local manifest; start the sandbox it targets
+        load_for_aws(Path(manifest), _tf_source(tf_outputs), start_sandbox=True)
+    op = Operator(manifest, tf_outputs=tf_outputs, **operator)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await op.refresh_spec()  # the fleet whose lease to take (run() reads the source again)
+    if op.loaded is None:
+        raise FleetError(f"cannot load the manifest: {op._spec.error}")
+    fleet = op.loaded.fleet
+    log = logging.getLogger("fleetctl.controller")
+    async with aws_for(op.loaded) as aws:  # the lease's own connection: the operator's writes are fenced
+        await ensure_lease_table(aws, op.loaded)
+        op.leadership = Leadership.for_table(aws, fleet.spec.lock.table, fleet.metadata.name, command=_command_line(),
+                                             settings=election, metrics=op.metrics)
+        log.info("controller started for %s (interval %s; lease ttl %s, followers poll every %s)", manifest,
+                 format_duration(operator["interval"]), format_duration(election.ttl), format_duration(election.poll))
+        await op.run(stop)
+        log.info("controller stopped after %d passes", op.stats.passes)
 
-    configure_logging(log_format)
-    every = interval
-    if manifest is None:  # the same resolution as every other verb
-        manifest = str(resolve_manifest(None))
 
-    async def run() -> None:
-        if not _remote(manifest) and not _remote(tf_outputs):
-            # fail fast on a bad local manifest; start the sandbox it targets
-            load_for_aws(Path(manifest), _tf_source(tf_outputs), start_sandbox=True)
-        op = Operator(manifest, tf_outputs=tf_outputs, interval=every, health_port=health_port,
-                      health_host=health_host)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        from fleetctl.cli.context import aws_for, fleet_lease
-        from fleetctl.controller.lease import LeaseLost
+def _nats_ca(given: Optional[Path]) -> Optional[Path]:
+    """The CA bundle for the gate: --nats-ca, else the PEM text of $NATS_TLS_CA in a private file."""
+    import os
+    import tempfile
 
-        await op.refresh_spec()  # the fleet whose lease to take (run() reads the source again)
-        if op.loaded is None:
-            raise FleetError(f"cannot load the manifest: {op._spec.error}")
-        loaded = op.loaded
-        async with aws_for(loaded) as aws, fleet_lease(aws, loaded, wait=lock_timeout) as lease:
-            lost = asyncio.create_task(lease.lost.wait())
-            lost.add_done_callback(lambda _t: stop.set())  # lease taken over: finish in-flight calls, stop
-            logging.getLogger("fleetctl.controller").info("controller started for %s (interval %s, lease token %s)",
-                                                          manifest, format_duration(interval), lease.token)
-            try:
-                await op.run(stop)
-            finally:
-                lost.cancel()
-            logging.getLogger("fleetctl.controller").info("controller stopped after %d passes", op.stats.passes)
-            if lease.lost.is_set():
-                raise LeaseLost(f"lost the lease of fleet {loaded.fleet.metadata.name!r}; stopped")
-
-    try:
-        asyncio.run(run())
-    except FleetError as exc:
-        output.fail(exc)
+    pem = os.environ.get("NATS_TLS_CA", "")
+    if given is not None or "-----BEGIN" not in pem:
+        return given
+    fd, path = tempfile.mkstemp(prefix="fleetctl-nats-ca-", suffix=".pem")  # 0600
+    with os.fdopen(fd, "w", encoding="ascii", errors="replace") as f:
+        f.write(pem)
+    return Path(path)
 
 
 def _tf_source(tf_outputs: Optional[str]) -> Optional[Path]:

@@ -11,7 +11,9 @@ conditional UpdateItem, so two writers can never both believe they hold it:
 - release (on exit): sets the expiry to 0, keeping the token and who held it last.
 
 A holder that dies stops renewing and its lease expires after `ttl`; a holder on this host
-whose process is gone is taken over at once (conditionally on its token).
+whose process is gone is taken over at once (conditionally on its token). Controllers that
+follow (controller/leader.py) call `try_acquire` every poll: a read, and a write only when the
+lease is free.
 
     async with Lease(aws, table, fleet, command="apply") as lease:
         ...              # lease.token: the fencing token; lease.lost: set if it was taken over
@@ -184,6 +186,8 @@ class Lease:
         self.holder = uuid.uuid4().hex
         self.token: int | None = None
         self.expires = 0.0
+        self.confirmed = 0.0            # monotonic time the last successful take/renew was sent
+        self.seen: LeaseRecord | None = None   # the item as `try_acquire` last read it
         self.lost = asyncio.Event()
         self._renewer: asyncio.Task[None] | None = None
 
@@ -192,7 +196,7 @@ class Lease:
         return self.token is not None and not self.lost.is_set()
 
     async def _take(self, condition: str, values: dict[str, Any]) -> bool:
-        expires = time.time() + self.ttl
+        sent, expires = time.monotonic(), time.time() + self.ttl
         try:
             resp = await _update(
                 self.aws, self.table, Key={"fleet": {"S": self.fleet}},
@@ -211,7 +215,7 @@ class Lease:
                 return False
             raise
         self.token = int(resp["Attributes"]["token"]["N"])
-        self.expires = expires
+        self.expires, self.confirmed = expires, sent
         return True
 
     async def acquire(self) -> int:
@@ -242,24 +246,45 @@ class Lease:
             await asyncio.sleep(min(self.poll, max(0.05, deadline - time.monotonic()),
                                     max(0.05, current.expires - time.time())))
 
+    async def try_acquire(self) -> bool:
+        """One attempt, no waiting (a controller that follows): True when the lease is now ours,
+        else `seen` is its holder's record. The item is read first: a live holder sees no write."""
+        current = self.seen = await read(self.aws, self.table, self.fleet)
+        if current is not None and current.held() and current.holder != self.holder:
+            if not _process_gone(current):
+                return False
+            taken = await self._take("holder = :old AND #t = :oldtoken",
+                                     {":old": {"S": current.holder}, ":oldtoken": {"N": str(current.token)}})
+        else:
+            taken = await self._take("attribute_not_exists(fleet) OR expires < :now OR holder = :me",
+                                     {":now": {"N": f"{time.time():.3f}"}})
+        if not taken:  # another controller was faster
+            self.seen = await read(self.aws, self.table, self.fleet) or current
+        return taken
+
     async def renew(self) -> bool:
-        """Push the expiry out; False (and `lost` set) when the lease is no longer ours."""
+        """Push the expiry out; False (and `lost` set) when the lease is no longer ours.
+
+        Conditional on holder, token and an unexpired lease: an expired lease may have been taken
+        (or released by `fleetctl lock release`) and is not revived. A success is also a fencing
+        check: the lease was ours under `token` when DynamoDB applied it."""
         if self.token is None:
             return False
-        expires = time.time() + self.ttl
+        now = time.time()
+        sent, expires = time.monotonic(), now + self.ttl
         try:
             await _update(self.aws, self.table, Key={"fleet": {"S": self.fleet}},
                         UpdateExpression="SET expires = :exp",
-                        ConditionExpression="holder = :me AND #t = :token",
+                        ConditionExpression="holder = :me AND #t = :token AND expires > :now",
                         ExpressionAttributeNames={"#t": "token"},
                         ExpressionAttributeValues={":exp": {"N": f"{expires:.3f}"}, ":me": {"S": self.holder},
-                                                   ":token": {"N": str(self.token)}})
+                                                   ":token": {"N": str(self.token)}, ":now": {"N": f"{now:.3f}"}})
         except CloudError as exc:
             if exc.code == CONDITION_FAILED:
                 self.lost.set()
                 return False
             raise
-        self.expires = expires
+        self.expires, self.confirmed = expires, sent
         return True
 
     async def release(self) -> None:
@@ -276,7 +301,9 @@ class Lease:
 
     async def _renew_loop(self) -> None:
         while not self.lost.is_set():
-            await asyncio.sleep(self.ttl / 3)
+            # a third of the ttl after the last successful write was sent (not after its slow reply);
+            # after a failed attempt, again soon
+            await asyncio.sleep(max(self.ttl / 10, self.confirmed + self.ttl / 3 - time.monotonic()))
             try:
                 if not await self.renew():
                     return

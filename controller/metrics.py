@@ -36,15 +36,20 @@ class OperatorMetrics:
                                ["service"], registry=r)
         self.fleet_suspended = Gauge("fleetctl_fleet_suspended", "1 when the whole fleet is suspended", registry=r)
         self.services = Gauge("fleetctl_services", "Services the manifest in force declares", registry=r)
-        self.leader = Gauge("fleetctl_leader", "1 while this controller may write (without leader election: always)",
-                            registry=r)
+        self.leader = Gauge("fleetctl_leader", "1 while this controller leads the fleet: it holds the fleet's lease "
+                            "and may write (an operator embedded without leader election: always)", registry=r)
+        self.lease_changes = Counter("fleetctl_lease_changes", "Changes of the fleet's lease seen by this controller: "
+                                     "acquired, lost or released by it, or another holder seen while following",
+                                     ["change"], registry=r)
+        self.lease_token = Gauge("fleetctl_lease_token", "Fencing token of the fleet's lease as this controller last "
+                                 "saw it", registry=r)
         self.source_reads = Counter("fleetctl_source_reads", "Reads of the manifest/terraform-outputs sources, by outcome"
                                     " (unchanged, updated, unreadable, invalid)", ["source", "outcome"], registry=r)
         self.source_ok = Gauge("fleetctl_source_ok", "1 when the last read of the source gave a valid spec", ["source"],
                                registry=r)
         self.source_last_good = Gauge("fleetctl_source_last_good_timestamp_seconds",
                                       "Unix time the spec in force was read", registry=r)
-        self.leader.set(1)  # without leader election every controller writes
+        self.leader.set(1)  # without leader election (Operator(leadership=None)) the operator writes
 
     def aws_call(self, operation: str, outcome: str) -> None:
         self.aws_calls.labels(operation, outcome).inc()

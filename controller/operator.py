@@ -9,7 +9,9 @@ once; errors and repeated failed rollouts back off per service, and a terminal e
 (`policy.is_terminal`) is not retried until the service's spec changes. The manifest comes
 from a source (a path, S3 or Git: controller/sources.py); an edit that does not validate, or a
 source that cannot be read, is reported and ignored: the last good spec stays in force.
-Suspended services (controller/suspend.py) are left alone.
+Suspended services (controller/suspend.py) are left alone. With a `Leadership`
+(controller/leader.py) several operators share a fleet: only the one holding the fleet's lease
+writes, through its fence; the others observe, and on stop the leader hands the lease over.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from fleetctl.controller.rollout import RolloutWatcher, SilentReporter, explain_
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.conditions import Condition, ConditionTracker, conditions, is_ready
 from fleetctl.controller.errors import FleetError
+from fleetctl.controller.leader import Leadership, NotLeader
 from fleetctl.controller.manifest import LoadedManifest
 from fleetctl.controller.metrics import OperatorMetrics
 from fleetctl.controller.sources import Source, SpecLoader
@@ -83,6 +86,9 @@ class Operator:
         health_host: str = "127.0.0.1",
         backoff_base: float = 5.0,
         source_aws: Aws | None = None,
+        leadership: Leadership | None = None,
+        gate_auth: Any = None,
+        gate_ca_file: Path | None = None,
     ) -> None:
         self.manifest = manifest
         self.tf_outputs = tf_outputs
@@ -111,6 +117,10 @@ class Operator:
         self._watcher: Any = None
         self._stop = asyncio.Event()
         self._canary_waits: dict[str, str] = {}   # service -> why its canary waits (logged once)
+        self.leadership = leadership       # None: this operator always writes (embedded, tests)
+        self.gate_auth = gate_auth         # the probe's NATS credentials (ProbeAuth) for the serving gate
+        self.gate_ca_file = gate_ca_file
+        self.metrics.leader.set(0 if leadership is not None else 1)
 
     # -- manifest -----------------------------------------------------------------------
     async def refresh_spec(self) -> bool:
@@ -162,6 +172,7 @@ class Operator:
             async with Aws.for_target(self.loaded.fleet.spec.target) as aws:
                 aws.observers.append(self.metrics.aws_call)
                 self._stop = stop
+                electing = self._elect(aws, stop)
                 await self._open_gate()
                 self._watcher = RolloutWatcher(aws, self.loaded.fleet.spec.target.cluster, SilentReporter(),
                                                min(self.progress_interval, 2.0), gate=self.gate)
@@ -180,18 +191,43 @@ class Operator:
                             w.cancel()
                     if await self.refresh_spec():
                         continue
-                # finish in-flight AWS calls before leaving
-                if self._in_flight:
-                    log.info("stopping: waiting for %d in-flight reconcile(s)", len(self._in_flight))
-                    await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+                await self._hand_over(electing)
                 self._watcher.wake()
                 await asyncio.gather(watching, return_exceptions=True)
         finally:
+            if self.leadership is not None:
+                await self.leadership.release()  # idempotent; here when the loop ended by an error
             if self.gate is not None:
                 await self.gate.close()
             await self._spec.aclose()
             if health is not None:
                 await health.cleanup()
+
+    @property
+    def leads(self) -> bool:
+        """This operator may write: it leads the fleet, or runs without leader election."""
+        return self.leadership is None or self.leadership.leads
+
+    def _elect(self, aws: Aws, stop: asyncio.Event) -> "asyncio.Task[None] | None":
+        """Take part in electing the fleet's writer: each write request of `aws` passes the
+        leader's fence first, and becoming the leader starts a pass at once."""
+        if self.leadership is None:
+            return None
+        aws.write_guard = self.leadership.fence
+        self.leadership.on_lead = self._wake.set
+        return asyncio.create_task(self.leadership.run(stop), name="leader-election")
+
+    async def _hand_over(self, electing: "asyncio.Task[None] | None") -> None:
+        """Stopping: refuse writes from now on, let in-flight reconciles end (each at its next
+        write, or when its AWS call returns), then release the lease for a follower to take."""
+        if self.leadership is not None:
+            self.leadership.stop_writing()
+        if self._in_flight:
+            log.info("stopping: waiting for %d in-flight reconcile(s)", len(self._in_flight))
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        if electing is not None and self.leadership is not None:
+            await asyncio.gather(electing, return_exceptions=True)
+            await self.leadership.release()
 
     async def _pass(self, aws: Aws) -> float:
         """One level-triggered pass over the whole fleet. Returns seconds until the next one."""
@@ -250,8 +286,8 @@ class Operator:
                 continue
             if self._canary_waits_for_a_person(sp):
                 continue
-            if sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
-                continue
+            if not self.leads or sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
+                continue  # a follower only observes
             spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
             if spec is not None and backoff.terminal == spec:
                 continue  # failed with a terminal error: waits for a new spec
@@ -307,7 +343,10 @@ class Operator:
 
         assert self.loaded is not None
         if self.gate is None:
-            self.gate = NatsGate(self.loaded.fleet, self.loaded.fleet.spec.rollout.nats_gate)
+            from fleetctl.controller.probe import ProbeTls
+
+            self.gate = NatsGate(self.loaded.fleet, self.loaded.fleet.spec.rollout.nats_gate, self.gate_auth,
+                                 ProbeTls.for_fleet(self.loaded.fleet, self.gate_ca_file))
         try:
             await self.gate.open()
         except GateUnavailable as exc:
@@ -341,6 +380,8 @@ class Operator:
             if await self._canary(aws, sp, target, rec):
                 return
             await self._gate_rollout(aws, cluster, sp, target, rec)
+        except NotLeader as exc:  # the lease was lost or handed over: the leader takes it from here
+            log.info("%s: %s", sp.service, exc)
         except FleetError as exc:
             self.stats.errors += 1
             self.metrics.rollouts.labels(sp.service, "error").inc()
@@ -455,7 +496,8 @@ class Operator:
         from aiohttp import web
 
         async def healthz(_: web.Request) -> web.Response:
-            return web.json_response({"ok": True, "passes": self.stats.passes, "conditions": [self.synced.as_dict()]})
+            return web.json_response({"ok": True, "passes": self.stats.passes, "leader": self.leads,
+                                      "conditions": [self.synced.as_dict()]})
 
         async def readyz(_: web.Request) -> web.Response:
             fresh = time.monotonic() - self.stats.last_pass_at < 3 * max(self.interval, self.progress_interval)

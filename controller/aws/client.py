@@ -5,12 +5,13 @@ import asyncio
 from collections import Counter
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from fleetctl.controller.aws.ratelimit import RateLimitSettings, bucket
 from fleetctl.controller.errors import CloudError
 
 SERVICES = ("ecs", "logs", "ecr", "ec2", "elbv2")
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Filter", "Head")
 
 # The largest page each List operation returns, passed as maxResults so that every list is
 # read page by page the way the real API serves it (moto returns everything at once).
@@ -66,6 +67,9 @@ class Aws:
         self.rate_limits = rate_limits or RateLimitSettings()
         self.calls: Counter[str] = Counter()
         self.observers: list[Callable[[str, str], None]] = []
+        # awaited just before each write request (every retry too) is sent; may raise to refuse
+        # it: the operator's leader fence (controller/leader.py). DynamoDB (the lease) is exempt.
+        self.write_guard: Callable[[str], Awaitable[None]] | None = None
         self._clients: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
@@ -102,6 +106,7 @@ class Aws:
             self._session.set_config_variable("profile", self.profile)
         self._session.register("before-call", self._count_call)
         self._session.register("before-send", self._take_token)
+        self._session.register("before-send", self._guard_write)  # after the token: right before sending
         self._session.register("after-call", self._call_done)
         self._session.register("after-call-error", self._call_failed)
         return self
@@ -126,6 +131,13 @@ class Aws:
             name, rate = found
             await bucket((self.endpoint_url or "aws", self.region), name, rate).acquire()
 
+    async def _guard_write(self, event_name: str = "", **_: Any) -> None:
+        if self.write_guard is None:
+            return
+        _, service_id, operation = event_name.split(".", 2)
+        if service_id != "dynamodb" and not operation.startswith(READ_PREFIXES):
+            await self.write_guard(f"{service_id}.{operation}")
+
     def _call_done(self, model: Any, http_response: Any = None, parsed: Any = None, **_: Any) -> None:
         if not self.observers:
             return
@@ -145,8 +157,7 @@ class Aws:
 
     @property
     def write_calls(self) -> int:
-        reads = ("Describe", "List", "Get", "BatchGet", "Filter")
-        return sum(n for op, n in self.calls.items() if not op.split(".", 1)[1].startswith(reads))
+        return sum(n for op, n in self.calls.items() if not op.split(".", 1)[1].startswith(READ_PREFIXES))
 
     async def client(self, service: str, *, retries: bool = True) -> Any:
         """The client for `service`; `retries=False`: one without botocore's retries, for writes
