@@ -6,8 +6,12 @@
 #   the object's version (HeadObject) and reads it (GetObject, GetObjectVersion) — statement
 #   ReadFleetManifests of the controller policy (iam_controller.tf), nothing else.
 # - The image repository gaming/fleetctl (built from the repository's Dockerfile).
-# - An execution role for the controller's task: pull its image, write its logs, read the NATS
-#   CA bundle. The fleet's execution role stays limited to the fleet's own secrets.
+# - An execution role for the controller's task: pull its image, write its logs, inject the
+#   NATS CA bundle and the password of the NATS user fleetctl (the serving gate's probe:
+#   FLEETCTL_NATS_PASSWORD in manifests/controller.yaml). No service's NATS password: the fleet's
+#   execution role stays the only one that reads those.
+# - The controller's lease is the production fleet's (lock.tf); two replicas elect a leader on
+#   it (README "Running the controller on ECS").
 
 resource "aws_s3_bucket" "fleet_config" {
   #checkov:skip=CKV_AWS_144:Manifests are rebuilt from Git by CI; cross-region replication adds nothing a re-upload does not.
@@ -112,7 +116,7 @@ resource "aws_ecr_lifecycle_policy" "fleetctl" {
 
 resource "aws_iam_role" "controller_execution" {
   name               = "${local.name}-fleetctl-execution"
-  description        = "ECS agent for the fleetctl controller task: pull its image, write its logs, inject the NATS CA"
+  description        = "ECS agent for the fleetctl controller task: pull its image, write its logs, inject the NATS CA and probe password"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -142,7 +146,13 @@ data "aws_iam_policy_document" "controller_execution" {
   }
 
   statement {
-    sid       = "DecryptNatsCa"
+    sid       = "InjectNatsProbePassword"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.nats_fleetctl.arn]
+  }
+
+  statement {
+    sid       = "DecryptNatsSecrets"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.secrets.arn]
     condition {

@@ -59,6 +59,9 @@ def _outputs(tmp_path):
                                           "type": "string", "sensitive": False},
         "controller_role_arn": {"value": "arn:aws:iam::111122223333:role/gaming-system-fleetctl",
                                 "type": "string", "sensitive": False},
+        "nats_fleetctl_password_secret_arn": {
+            "value": "arn:aws:secretsmanager:us-east-1:111122223333:secret:gaming-system/nats/fleetctl-password-AbCdEf",
+            "type": "string", "sensitive": False},
     })
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(doc))
@@ -82,10 +85,17 @@ def test_the_controller_service_runs_with_the_controller_role_and_reads_the_flee
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["FLEETCTL_HEALTH_HOST"] == "0.0.0.0"
     assert "127.0.0.1:8089/healthz" in " ".join(container["healthCheck"]["command"])
-    # never two controllers during its own rollout
+    # two replicas electing a leader: new ones start (as followers) before the old ones stop
     dep = r.create_service["deploymentConfiguration"]
-    assert dep["minimumHealthyPercent"] == 0 and dep["maximumPercent"] == 100
-    assert r.create_service["desiredCount"] == 1
+    assert dep["minimumHealthyPercent"] == 100 and dep["maximumPercent"] == 200
+    assert r.create_service["desiredCount"] == 2
+    assert "--lease-ttl" in container["command"] and "--lease-poll" in container["command"]
+    assert fleet.spec.rollout.nats_gate == "off"   # not a NATS micro service: nothing to discover
+    # the serving gate logs in as the probe user; its password is a secret reference, never a value
+    assert env["FLEETCTL_NATS_USER"] == "fleetctl"
+    secrets = {e["name"]: e["valueFrom"] for e in container["secrets"]}
+    assert secrets["FLEETCTL_NATS_PASSWORD"] == outputs["nats_fleetctl_password_secret_arn"]["value"]
+    assert "NATS_TLS_CA" in secrets and "NATS_PASSWORD" not in secrets   # the CA, no service's password
 
 
 def test_terraform_declares_what_the_controller_service_needs():
@@ -99,3 +109,8 @@ def test_terraform_declares_what_the_controller_service_needs():
     assert read["actions"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert read["resources"] == ["${aws_s3_bucket.fleet_config.arn}/fleets/*"]
     assert cfg.resource("aws_ecr_repository.fleetctl")["image_tag_mutability"] == "IMMUTABLE"
+    # its execution role injects the probe password and the CA, and no service's NATS password
+    injected = [st for st in cfg.data["aws_iam_policy_document"]["controller_execution"]["statement"]
+                if "secretsmanager:GetSecretValue" in st["actions"]]
+    assert sorted(r for st in injected for r in st["resources"]) == [
+        "${aws_secretsmanager_secret.nats_ca.arn}", "${aws_secretsmanager_secret.nats_fleetctl.arn}"]
