@@ -194,3 +194,28 @@ async def test_stop_refuses_writes_at_once_and_releases_the_lease() -> None:
     assert item.expires == 0.0
     stop.set()
     await task
+
+
+async def test_the_serving_gate_logs_in_with_the_probe_credentials_given_to_controller_run(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fleetctl.cli.operator import _nats_ca
+    from fleetctl.controller.probe import ProbeAuth
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    monkeypatch.setenv("NATS_TLS_CA", pem)   # what ECS injects from spec.nats.tls.caFrom
+    ca = _nats_ca(None)
+    assert ca is not None and ca.read_text() == pem and ca.stat().st_mode & 0o077 == 0
+    assert _nats_ca(tmp_path / "given.pem") == tmp_path / "given.pem"
+    fake = FencedFake()
+    monkeypatch.setattr("fleetctl.controller.operator.Aws.for_target", classmethod(lambda cls, target, **kw: fake))
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet_doc({"api": []}), sort_keys=False))
+    auth = ProbeAuth(user="fleetctl", password="probe-password-123")
+    op = Operator(path, interval=0.05, progress_interval=0.01, gate_auth=auth, gate_ca_file=ca)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(op.run(stop, ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    stop.set()
+    await task
+    assert op.gate.auth is auth and op.gate.tls.ca_file == ca
+    ca.unlink()
