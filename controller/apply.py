@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from fleetctl.controller import autoscaling, normalize
 from fleetctl.controller.aws import ecs
 from fleetctl.controller.aws.client import Aws
-from fleetctl.controller.canary import CanaryAction, canary_action
+from fleetctl.controller.canary import canary_action
 from fleetctl.controller.conditions import is_ready
 from fleetctl.controller.errors import CloudError
+from fleetctl.controller.execute import execute_service_plan, write_tags
 from fleetctl.controller.rollout import (  # noqa: F401  (Reporter and friends are imported from here too)
     Reporter,
     RolloutResult,
@@ -30,23 +30,7 @@ from fleetctl.controller.rollout import (  # noqa: F401  (Reporter and friends a
     roll_back,
 )
 from fleetctl.controller.policy import dependency_gates
-from fleetctl.controller.plan import (
-    TASK_DEF_TAG,
-    AdoptServiceAction,
-    ConfigureAutoscalingAction,
-    OwnershipError,
-    TD_HASH_TAG,
-    CreateServiceAction,
-    DeleteServiceAction,
-    Plan,
-    RegisterTaskDefinitionAction,
-    RemoveAutoscalingAction,
-    ScaleServiceAction,
-    ServicePlan,
-    TagServiceAction,
-    UpdateServiceAction,
-)
-from fleetctl.controller.render import FLEET_TAG
+from fleetctl.controller.plan import DeleteServiceAction, OwnershipError, Plan, ServicePlan, TagServiceAction
 from fleetctl.controller.state import ServiceState, TaskState, family_revision
 
 
@@ -136,88 +120,6 @@ class ApplyOptions:
     rollback_on_failure: bool = True  # roll a service whose rollout failed back (if its breaker rolls back)
     fleet: Any = None                 # the resolved Fleet: gate targets, health checks, diagnosis
     canary_stats: Any = None          # where canaries read $SRV.STATS (default: the gate's NATS connection)
-
-
-async def execute_service_plan(aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan, *,
-                               tag: bool = True, done: list[str] | None = None) -> tuple[str | None, dict[str, str] | None]:
-    """Run one service's actions in order.
-
-    Returns the family:revision the service should now run, and the tags still to write when
-    `tag` is False (the caller writes them once the rollout holds). Each action that completed
-    is appended to `done` (its summary), so a failure can say what was and was not done.
-    """
-    done = done if done is not None else []
-    registered: str | None = None
-    created_arn: str = ""
-    target: str | None = None
-    pending: dict[str, str] | None = None
-    for action in sp.actions:
-        if isinstance(action, AdoptServiceAction):  # first: every later write is on an owned service
-            await ecs.tag_resource(aws, action.arn, {FLEET_TAG: fleet_name})
-        elif isinstance(action, RegisterTaskDefinitionAction):
-            registered = await register_if_changed(aws, action.input, action.reuse_candidate)
-            target = registered
-            done.append(f"{action.summary()}: {family_revision(registered)}")
-            continue
-        elif isinstance(action, CreateServiceAction):
-            params = dict(action.input)
-            if registered:
-                params["taskDefinition"] = registered
-            params["tags"] = [*params.get("tags", []), {"key": TASK_DEF_TAG, "value": family_revision(params["taskDefinition"])}]
-            svc = await ecs.create_service(aws, params)
-            created_arn = svc.arn
-            target = family_revision(svc.task_definition or params["taskDefinition"])
-        elif isinstance(action, UpdateServiceAction):
-            params = dict(action.input)
-            if action.uses_new_task_definition:
-                assert registered is not None
-                params["taskDefinition"] = registered
-            await ecs.update_service(aws, params)
-        elif isinstance(action, ScaleServiceAction):
-            await ecs.update_service(aws, {"cluster": cluster, "service": action.service, "desiredCount": action.new})
-        elif isinstance(action, TagServiceAction):
-            tags = action.tags(fleet_name, registered)
-            target = target or tags.get(TASK_DEF_TAG)
-            if tag:
-                await ecs.tag_resource(aws, action.arn, tags)
-            else:
-                pending = {"arn": action.arn, **tags}
-                continue  # written by the caller once the rollout holds
-        elif isinstance(action, DeleteServiceAction):
-            await ecs.delete_service(aws, cluster, action.service)
-        elif isinstance(action, ConfigureAutoscalingAction):
-            await autoscaling.configure(aws, action.scaling, action.arn or created_arn)
-        elif isinstance(action, RemoveAutoscalingAction):
-            await autoscaling.remove(aws, action.resource_id, action.arn)
-        elif isinstance(action, CanaryAction):
-            continue  # carried out by controller/canary_run.py once the revision is registered
-        done.append(action.summary())
-    return (family_revision(target) if target else None), pending
-
-
-async def write_tags(aws: Aws, pending: dict[str, str] | None) -> None:
-    if pending:
-        arn = pending["arn"]
-        await ecs.tag_resource(aws, arn, {k: v for k, v in pending.items() if k != "arn"})
-
-
-def _same_content(params: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    want = normalize.task_definition(params)
-    return lambda live: normalize.task_definition(live) == want
-
-
-async def register_if_changed(aws: Aws, params: dict[str, Any], candidate: str | None) -> str:
-    """The revision that holds this content: `candidate` (the revision fleetctl gave the service
-    before a rollback) when it does, else one registered at most once (see
-    `ecs.register_task_definition_once`: a lost reply or an earlier stopped run adds no revision)."""
-    same = _same_content(params)
-    if candidate is not None and ":" in family_revision(candidate):
-        found = await ecs.describe_task_definition_tagged(aws, candidate)
-        if found is not None and same(found[0]):
-            return found[0]["taskDefinitionArn"]
-    td_hash = next((t["value"] for t in params.get("tags", []) if t["key"] == TD_HASH_TAG), "")
-    return await ecs.register_task_definition_once(aws, params, hash_tag=TD_HASH_TAG, content_hash=td_hash,
-                                                   matches=same)
 
 
 _REQUEST_ID = re.compile(r"(request id|RequestId|requestId)[:=]\s*[0-9a-fA-F-]{8,}")

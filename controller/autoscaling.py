@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetctl.controller.manifest.models import AutoscalingSpec, TargetTrackingSpec
+from fleetctl.controller.tags import AUTOSCALING_TAG  # noqa: F401  (imported from here too)
 
-AUTOSCALING_TAG = "fleetctl.io/autoscaling"
 POLICY_PREFIX = "fleetctl-"
 NAMESPACE = "ecs"
 DIMENSION = "ecs:service:DesiredCount"

@@ -32,19 +32,23 @@ from typing import Any
 from fleetctl.controller.manifest.lint import parse_image
 from fleetctl.controller.manifest.models import CanarySpec, Fleet, ServiceRolloutSpec
 from fleetctl.controller.plan import Plan, RegisterTaskDefinitionAction, ServicePlan, TagServiceAction, UpdateServiceAction
-from fleetctl.controller.render import FLEET_TAG, RenderedService
+from fleetctl.controller.render import RenderedService
+from fleetctl.controller.settings import ServiceSettings
+from fleetctl.controller.tags import (  # noqa: F401  (the canary's tags; their meaning: controller/tags.py)
+    CANARY_ABORTED_TAG as ABORTED,
+    CANARY_BAKE_START_TAG as BAKE_START,
+    CANARY_BASELINE_TAG as BASELINE,
+    CANARY_HASH_TAG as HASH,
+    CANARY_OF_TAG as CANARY_OF,
+    CANARY_PHASE_TAG as PHASE,
+    CANARY_REVISION_TAG as REVISION,
+    CANARY_STABLE_TAG as STABLE,
+    CANARY_VERDICT_TAG as VERDICT,
+    FLEET_TAG,
+)
 from fleetctl.controller.state import ObservedFleet, ServiceState, family_revision
 
 SUFFIX = "-canary"
-CANARY_OF = "fleetctl.io/canary-of"
-PHASE = "fleetctl.io/canary-phase"
-HASH = "fleetctl.io/canary-hash"
-REVISION = "fleetctl.io/canary-revision"
-STABLE = "fleetctl.io/canary-stable"
-BAKE_START = "fleetctl.io/canary-bake-start"
-VERDICT = "fleetctl.io/canary-verdict"
-BASELINE = "fleetctl.io/canary-baseline"       # .0, .1, ...: the baseline in chunks of one tag value
-ABORTED = "fleetctl.io/canary-aborted"         # on the main service: "<hash> <why>"
 TAG_VALUE_MAX = 256
 BASELINE_TAGS_MAX = 30                         # ECS allows 50 tags per resource
 ENDPOINT_MIN_REQUESTS = 10
@@ -403,8 +407,8 @@ class CanaryAction:
     settings: CanarySpec
     record: CanaryRecord | None
     canary: ServiceState | None      # the live canary service
-    create: dict[str, Any]           # CreateService input for the canary (taskDefinition set when run)
-    update: dict[str, Any] | None    # the main service's UpdateService input at promotion
+    create: ServiceSettings          # the canary service's settings (CreateService on the revision when run)
+    update: UpdateServiceAction | None   # the main service's update at promotion
     tag: TagServiceAction | None     # what the main service records after the promotion
     blocked: str | None = None       # why it is not tried (this revision's canary was aborted)
     cleanup: bool = False
@@ -477,12 +481,11 @@ def _plan_one(sp: ServicePlan, r: RenderedService, spec: CanarySpec, main: Servi
     tag = next((a for a in sp.actions if isinstance(a, TagServiceAction)), None)
     aborted = aborted_hash(main)
     blocked = aborted[1] or "aborted" if aborted and aborted[0] == r.td_hash and record is None else None
-    create = {**r.create_service, "serviceName": canary_name(sp.service), "desiredCount": spec.instances}
-    create.pop("clientToken", None)
-    create["tags"] = [t for t in create.get("tags", []) if t["key"] == FLEET_TAG]
+    create = replace(r.settings, name=canary_name(sp.service), desired_count=spec.instances,
+                     tags=tuple((k, v) for k, v in r.settings.tags if k == FLEET_TAG), client_token="")
     action = CanaryAction(sp.service, r.td_hash,
                           parse_image(r.register_task_definition["containerDefinitions"][0]["image"])[2],
-                          spec, record, live, create, update.input, tag, blocked)
+                          spec, record, live, create, update, tag, blocked)
     keep_register = record is None or record.td_hash != r.td_hash
     rest = [a for a in sp.actions if not isinstance(a, (UpdateServiceAction, TagServiceAction))
             and (keep_register and not blocked or not isinstance(a, RegisterTaskDefinitionAction))]

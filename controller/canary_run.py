@@ -196,10 +196,9 @@ class _Run:
         stable = family_revision(main.task_definition)
         self.record = c.CanaryRecord(self.a.service, c.STARTING, self.a.td_hash, self.revision, stable)
         fleet_name = self.ctx.fleet.metadata.name
-        params = {**self.a.create, "taskDefinition": self.revision,
-                  "tags": [*self.a.create.get("tags", []), *({"key": k, "value": v} for k, v in self.record.tags().items())],
-                  "clientToken": client_token(fleet_name, self.a.name, f"{self.a.td_hash}/{stable}")}
-        svc = await ecs.create_service(self.ctx.aws, params)
+        settings = replace(self.a.create, tags=(*self.a.create.tags, *self.record.tags().items()),
+                           client_token=client_token(fleet_name, self.a.name, f"{self.a.td_hash}/{stable}"))
+        svc = await ecs.create_service(self.ctx.aws, settings, self.revision)
         self.arn = svc.arn
         self.done.append(f"create {self.a.name}: {self.spec.instances} task(s) of {self.revision}")
         self.ctx.reporter.action(self.a.service, f"canary {self.a.name} started: {self.spec.instances} task(s) of "
@@ -294,9 +293,9 @@ class _Run:
         stable = self.record.stable if self.record else family_revision(main.task_definition)
         assert revision is not None
         if family_revision(main.task_definition) != revision:
-            await ecs.update_service(self.ctx.aws, {**(self.a.update or {"cluster": self.ctx.cluster,
-                                                                          "service": self.a.service}),
-                                                    "taskDefinition": revision})
+            update = self.a.update
+            await ecs.update_service(self.ctx.aws, self.ctx.cluster, self.a.service, task_definition=revision,
+                                     settings=update.settings if update else None, fields=update.fields if update else ())
             self.done.append(f"update {self.a.service} to {revision}")
         result = await self._until(self.ctx.watcher.watch(
             self.a.service, revision, self.ctx.timeout, datetime.now(timezone.utc),
@@ -318,8 +317,7 @@ class _Run:
     async def _promotion_failed(self, main: ServiceState, result: RolloutResult, revision: str,
                                 stable: str) -> CanaryResult:
         if result.cause not in ("ecs_failed", "rolled_back") and stable != revision:
-            await ecs.update_service(self.ctx.aws, {"cluster": self.ctx.cluster, "service": self.a.service,
-                                                    "taskDefinition": stable})
+            await ecs.update_service(self.ctx.aws, self.ctx.cluster, self.a.service, task_definition=stable)
         back = await self._until(self.ctx.watcher.watch(self.a.service, stable, self.ctx.timeout,
                                                         datetime.now(timezone.utc),
                                                         health_checked=self._health_checked(), min_ready=0.0))

@@ -1,13 +1,17 @@
 """Bring what AWS returns and what fleetctl would send into one shape before comparing.
 
 Read-only fields go, lists whose order AWS does not keep are sorted, defaults that AWS fills in
-server-side are filled on both sides, and empty values are dropped. A diff of two normalised
+server-side are filled on both sides, and empty values are dropped. Task definitions are compared
+as request-shaped dicts; a service's settings as `controller.settings` values. A diff of two normalised
 definitions shows only real differences.
 """
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from fleetctl.controller.settings import CircuitBreaker, Deployment, Network
+from fleetctl.controller.state import ServiceState
 
 TASK_DEF_READ_ONLY = {
     "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
@@ -64,23 +68,17 @@ def task_definition(td: dict[str, Any]) -> dict[str, Any]:
     return _prune(td)
 
 
-def network(cfg: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not cfg:
-        return None
-    vpc = dict(cfg.get("awsvpcConfiguration") or {})
-    return {"awsvpcConfiguration": {
-        "subnets": sorted(vpc.get("subnets") or []),
-        "securityGroups": sorted(vpc.get("securityGroups") or []),
-        "assignPublicIp": vpc.get("assignPublicIp") or "DISABLED",
-    }}
-
-
-def deployment_configuration(cfg: dict[str, Any] | None) -> dict[str, Any]:
-    cfg = cfg or {}
-    breaker = cfg.get("deploymentCircuitBreaker") or {}
+def service_settings(state: ServiceState) -> dict[str, Any]:
+    """A live service's updatable settings (`controller.settings.UPDATABLE`) as typed values, in
+    the shape fleetctl renders them: AWS's server-side defaults filled in, lists sorted."""
+    dep = state.deployment_configuration or {}
+    breaker = dep.get("deploymentCircuitBreaker") or {}
+    vpc = (state.network or {}).get("awsvpcConfiguration") or {}
     return {
-        "deploymentCircuitBreaker": {"enable": bool(breaker.get("enable", False)),
-                                     "rollback": bool(breaker.get("rollback", False))},
-        "maximumPercent": int(cfg.get("maximumPercent", 200)),
-        "minimumHealthyPercent": int(cfg.get("minimumHealthyPercent", 100)),
+        "desired_count": state.desired,
+        "deployment": Deployment(CircuitBreaker(bool(breaker.get("enable", False)), bool(breaker.get("rollback", False))),
+                                 int(dep.get("maximumPercent", 200)), int(dep.get("minimumHealthyPercent", 100))),
+        "network": (Network(tuple(sorted(vpc.get("subnets") or [])), tuple(sorted(vpc.get("securityGroups") or [])),
+                            (vpc.get("assignPublicIp") or "DISABLED") == "ENABLED")
+                    if state.network else None),
     }

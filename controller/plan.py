@@ -6,25 +6,25 @@ A dry run is a Plan that is rendered and not applied.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 import yaml
 
 from fleetctl.controller import normalize
-from fleetctl.controller.autoscaling import AUTOSCALING_TAG, resource_id
+from fleetctl.controller.autoscaling import resource_id
+from fleetctl.controller.aws import ecs_requests
 from fleetctl.controller.errors import FleetError
-from fleetctl.controller.render import FLEET_TAG, TD_HASH_TAG, RenderedService
+from fleetctl.controller.render import RenderedService
+from fleetctl.controller.settings import API_NAME, UPDATABLE, ServiceSettings, TaskDefinition
 from fleetctl.controller.state import ObservedFleet, ServiceState, family_revision
-
-TASK_DEF_TAG = "fleetctl.io/task-definition"  # the revision fleetctl gave the service
-PREVIOUS_TAG = "fleetctl.io/previous"         # the completed revision before it (for rollback)
+from fleetctl.controller.tags import AUTOSCALING_TAG, FLEET_TAG, PREVIOUS_TAG, TASK_DEF_TAG, TD_HASH_TAG  # noqa: F401
 
 
 @dataclass(frozen=True)
 class RegisterTaskDefinitionAction:
     service: str
-    input: dict[str, Any]
+    task_definition: TaskDefinition
     diff: str
     # a revision that may already hold this content (the one fleetctl gave the service before a
     # rollback, or the family's latest for a new service): reused instead of registering again
@@ -33,28 +33,29 @@ class RegisterTaskDefinitionAction:
     kind = "register-task-definition"
 
     def summary(self) -> str:
-        return f"register {self.input['family']}"
+        return f"register {self.task_definition.family}"
 
 
 @dataclass(frozen=True)
 class CreateServiceAction:
     service: str
-    input: dict[str, Any]
+    settings: ServiceSettings
     diff: str
 
     kind = "create-service"
 
     def summary(self) -> str:
-        return f"create service (desired {self.input['desiredCount']})"
+        return f"create service (desired {self.settings.desired_count})"
 
 
 @dataclass(frozen=True)
 class UpdateServiceAction:
     service: str
-    # only the fields that change, old -> new; "taskDefinition" new value is set at apply time
-    # when the same plan registers a new revision
+    # what changes, by API name, old -> new as the request carries it (for the plan's reader);
+    # "taskDefinition"'s new value is the revision the same plan registers, known at apply time
     changes: dict[str, tuple[Any, Any]]
-    input: dict[str, Any]
+    settings: ServiceSettings    # the wanted settings: the update sends `fields` of them
+    fields: tuple[str, ...]      # the settings that change (controller.settings.UPDATABLE names)
     uses_new_task_definition: bool
 
     kind = "update-service"
@@ -285,9 +286,9 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     desired_td = normalize.task_definition(r.register_task_definition)
     if current is None or current.status == "INACTIVE":
         return [
-            RegisterTaskDefinitionAction(r.name, r.register_task_definition, _diff(None, desired_td),
-                                         reuse_candidate=r.register_task_definition["family"]),
-            CreateServiceAction(r.name, r.create_service, _diff(None, _service_view(r.create_service))),
+            RegisterTaskDefinitionAction(r.name, r.settings.task_definition, _diff(None, desired_td),
+                                         reuse_candidate=r.settings.task_definition.family),
+            CreateServiceAction(r.name, r.settings, _diff(None, _service_view(r.create_service))),
             *([ConfigureAutoscalingAction(r.name, None, r.autoscaling)] if r.autoscaling is not None else []),
         ]
 
@@ -304,29 +305,22 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
             recorded = current.tags.get(TASK_DEF_TAG)
             candidate = (recorded if recorded and recorded != family_revision(current.task_definition)
                          and current.tags.get(TD_HASH_TAG) == r.td_hash else None)
-            actions.append(RegisterTaskDefinitionAction(r.name, r.register_task_definition, diff, candidate))
+            actions.append(RegisterTaskDefinitionAction(r.name, r.settings.task_definition, diff, candidate))
 
-    want = r.update_service
+    want = r.settings
+    if r.autoscaling is not None:  # autoscaling moves the count; only outside [min, max] it is brought back
+        want = replace(want, desired_count=r.autoscaling.clamp(current.desired))
+    fields = changed_settings(want, current)
     changes: dict[str, tuple[Any, Any]] = {}
     if td_changed:
-        changes["taskDefinition"] = (family_revision(current.task_definition), r.register_task_definition["family"] + ":<new>")
-    want_count = r.autoscaling.clamp(current.desired) if r.autoscaling is not None else want["desiredCount"]
-    if current.desired != want_count:
-        changes["desiredCount"] = (current.desired, want_count)
-    want_net = normalize.network(want.get("networkConfiguration"))
-    if want_net is not None and normalize.network(current.network) != want_net:
-        changes["networkConfiguration"] = (normalize.network(current.network), want_net)
-    want_dep = normalize.deployment_configuration(want["deploymentConfiguration"])
-    if normalize.deployment_configuration(current.deployment_configuration) != want_dep:
-        changes["deploymentConfiguration"] = (normalize.deployment_configuration(current.deployment_configuration), want_dep)
+        changes["taskDefinition"] = (family_revision(current.task_definition), want.task_definition.family + ":<new>")
+    for name, (old, new) in fields.items():
+        changes[API_NAME[name]] = (ecs_requests.api_value(name, old), ecs_requests.api_value(name, new))
 
-    if set(changes) == {"desiredCount"}:
-        actions.append(ScaleServiceAction(r.name, current.desired, want_count))
+    if not td_changed and set(fields) == {"desired_count"}:
+        actions.append(ScaleServiceAction(r.name, current.desired, want.desired_count))
     elif changes:
-        update = {"cluster": want["cluster"], "service": want["service"]}
-        for key in changes:
-            update[key] = want_count if key == "desiredCount" else want[key]
-        actions.append(UpdateServiceAction(r.name, changes, update, uses_new_task_definition=td_changed))
+        actions.append(UpdateServiceAction(r.name, changes, want, tuple(fields), uses_new_task_definition=td_changed))
 
     live = family_revision(current.task_definition)
     previous = current.tags.get(PREVIOUS_TAG)
@@ -346,6 +340,18 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
     elif r.autoscaling is None and recorded_scaling is not None:
         actions.append(RemoveAutoscalingAction(r.name, current.arn, resource_id(observed.cluster, r.name)))
     return actions
+
+
+def changed_settings(want: ServiceSettings, live: ServiceState) -> dict[str, tuple[Any, Any]]:
+    """The updatable settings that differ, field by field: name -> (live, wanted). A setting the
+    manifest leaves unset (None) is left as it is."""
+    have = normalize.service_settings(live)
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in UPDATABLE:
+        wanted = getattr(want, name)
+        if wanted is not None and have[name] != wanted:
+            out[name] = (have[name], wanted)
+    return out
 
 
 def record_is_current(svc: ServiceState) -> bool:

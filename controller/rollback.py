@@ -16,7 +16,7 @@ from fleetctl.controller.apply import (
 from fleetctl.controller.aws import ecs
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.errors import FleetError
-from fleetctl.controller.plan import PREVIOUS_TAG
+from fleetctl.controller.tags import PREVIOUS_TAG
 from fleetctl.controller.state import family_of, family_revision
 
 
@@ -61,7 +61,7 @@ async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = Non
     target = family_revision(to) if to else previous
     if target == current:
         raise FleetError(f"{service} already runs {current}")
-    await ecs.update_service(aws, {"cluster": cluster, "service": service, "taskDefinition": target})
+    await ecs.update_service(aws, cluster, service, task_definition=target)
     if not wait:
         return RollbackResult(service, current, target, True, "rollback submitted; not waiting", [])
     import asyncio

@@ -300,7 +300,7 @@ async def roll_back(aws: Aws, cluster: str, service: str, result: RolloutResult,
         back = previous_completed(before, target)
         if back is None:
             return None, "no previous completed revision to roll back to"
-        await ecs.update_service(aws, {"cluster": cluster, "service": service, "taskDefinition": back})
+        await ecs.update_service(aws, cluster, service, task_definition=back)
     from datetime import timezone
 
     waited = await watcher.watch(service, back, timeout, datetime.now(timezone.utc), health_checked=health_checked,

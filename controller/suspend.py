@@ -15,12 +15,7 @@ from fleetctl.controller.aws import ecs
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.errors import FleetError
 from fleetctl.controller.state import ServiceState
-
-SUSPEND_TAG = "fleetctl.io/suspended"
-
-
-def fleet_key(fleet_name: str) -> str:
-    return f"{SUSPEND_TAG}/{fleet_name}"
+from fleetctl.controller.tags import SUSPEND_TAG, fleet_suspend_key as fleet_key  # noqa: F401  (imported from here too)
 
 
 def marker(by: str) -> str:

@@ -3,12 +3,23 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fleetctl.controller import normalize
+from fleetctl.controller.aws import ecs_requests
 from fleetctl.controller.aws.client import Aws
-from fleetctl.controller.state import ContainerState, DeploymentState, ServiceEvent, ServiceState, TaskState
 from fleetctl.controller.concurrency import gather
+from fleetctl.controller.settings import ServiceSettings, TaskDefinition
+from fleetctl.controller.state import (
+    ContainerState,
+    DeploymentState,
+    ServiceEvent,
+    ServiceState,
+    TaskState,
+    family_revision,
+)
+from fleetctl.controller.tags import TD_HASH_TAG
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
@@ -45,11 +56,6 @@ async def describe_task_definition(aws: Aws, task_definition: str) -> dict[str, 
     return resp["taskDefinition"]
 
 
-async def register_task_definition(aws: Aws, params: dict[str, Any]) -> str:
-    resp = await aws.call("ecs", "register_task_definition", **params)
-    return resp["taskDefinition"]["taskDefinitionArn"]
-
-
 async def describe_task_definition_tagged(aws: Aws, task_definition: str) -> tuple[dict[str, Any], dict[str, str]] | None:
     """A task definition (a family name: its latest ACTIVE revision) and its tags; None if there is none."""
     from fleetctl.controller.errors import CloudError
@@ -65,38 +71,44 @@ async def describe_task_definition_tagged(aws: Aws, task_definition: str) -> tup
 
 async def register_task_definition_once(
     aws: Aws,
-    params: dict[str, Any],
+    td: TaskDefinition,
     *,
-    hash_tag: str,
-    content_hash: str,
-    matches: Callable[[dict[str, Any]], bool],
+    candidate: str | None = None,
     attempts: int | None = None,
     backoff: float = 0.2,
 ) -> str:
-    """Register a task definition at most once for one content, even when replies are lost.
+    """The revision that holds `td`'s content, registered at most once even when replies are lost.
 
-    Before every attempt the family's latest ACTIVE revision is read (with its tags): when it
-    carries `hash_tag: content_hash` (or `matches` its content), it is the revision to use — one
-    registered by an earlier attempt whose reply was lost, or by a run that stopped before using
-    it. RegisterTaskDefinition itself is sent without botocore's retries: a retry inside botocore
+    `candidate` (a family:revision that may hold it, e.g. the one fleetctl gave the service
+    before a rollback) is used when it does. Else, before every attempt, the family's latest
+    ACTIVE revision is read (with its tags): when it carries `fleetctl.io/task-definition-hash`
+    of this content (or its content matches), it is the revision to use — one registered by an
+    earlier attempt whose reply was lost, or by a run that stopped before using it.
+    RegisterTaskDefinition itself is sent without botocore's retries: a retry inside botocore
     could not look first.
     """
     from fleetctl.controller.errors import CloudError
 
+    params = ecs_requests.register_task_definition(td)
+    want = normalize.task_definition(params)
+    content_hash = dict(td.tags).get(TD_HASH_TAG, "")
+    if candidate is not None and ":" in family_revision(candidate):
+        found = await describe_task_definition_tagged(aws, candidate)
+        if found is not None and normalize.task_definition(found[0]) == want:
+            return found[0]["taskDefinitionArn"]
     attempts = attempts or aws.max_attempts
-    family = params["family"]
     for attempt in range(attempts):
         try:
-            found = await describe_task_definition_tagged(aws, family)
+            found = await describe_task_definition_tagged(aws, td.family)
         except CloudError as exc:  # the look-up itself failed transiently: look again before any register
             if not exc.retryable or attempt == attempts - 1:
                 raise
             await asyncio.sleep(min(backoff * 2 ** attempt, 5.0) * (0.5 + random.random()))
             continue
         if found is not None:
-            td, tags = found
-            if tags.get(hash_tag) == content_hash or matches(td):
-                return td["taskDefinitionArn"]
+            live, tags = found
+            if tags.get(TD_HASH_TAG) == content_hash or normalize.task_definition(live) == want:
+                return live["taskDefinitionArn"]
         try:
             resp = await aws.call("ecs", "register_task_definition", _retries=False, **params)
         except CloudError as exc:
@@ -108,12 +120,16 @@ async def register_task_definition_once(
     raise AssertionError("unreachable")
 
 
-async def create_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
-    """CreateService with the caller's clientToken. A retry after a lost reply finds the service
-    created: ECS answers the same token with the same service; where an endpoint refuses the
-    second create instead, the service is read back when it carries this token's tags."""
+async def create_service(aws: Aws, settings: ServiceSettings, task_definition: str, *,
+                         recorded: str | None = None) -> ServiceState:
+    """CreateService of `settings` on `task_definition` (`recorded`: also in the service's
+    `fleetctl.io/task-definition` tag), with the settings' clientToken. A retry after a lost
+    reply finds the service created: ECS answers the same token with the same service; where an
+    endpoint refuses the second create instead, the service is read back when it carries this
+    request's tags."""
     from fleetctl.controller.errors import CloudError
 
+    params = ecs_requests.create_service(settings, task_definition, recorded=recorded)
     try:
         resp = await aws.call("ecs", "create_service", **params)
     except CloudError as exc:
@@ -127,17 +143,22 @@ async def create_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
     return service_state(resp["service"])
 
 
-async def update_service(aws: Aws, params: dict[str, Any]) -> ServiceState:
+async def update_service(aws: Aws, cluster: str, service: str, *, task_definition: str | None = None,
+                         settings: ServiceSettings | None = None, fields: Iterable[str] = (),
+                         desired_count: int | None = None) -> ServiceState:
+    """UpdateService (the request: `ecs_requests.update_service`)."""
+    params = ecs_requests.update_service(cluster, service, task_definition=task_definition, settings=settings,
+                                     fields=fields, desired_count=desired_count)
     resp = await aws.call("ecs", "update_service", **params)
     return service_state(resp["service"])
 
 
-async def tag_resource(aws: Aws, arn: str, tags: dict[str, str]) -> None:
-    await aws.call("ecs", "tag_resource", resourceArn=arn, tags=[{"key": k, "value": v} for k, v in tags.items()])
+async def tag_resource(aws: Aws, arn: str, tags: Mapping[str, str]) -> None:
+    await aws.call("ecs", "tag_resource", **ecs_requests.tag_resource(arn, tags))
 
 
 async def delete_service(aws: Aws, cluster: str, name: str) -> None:
-    await aws.call("ecs", "update_service", cluster=cluster, service=name, desiredCount=0)
+    await update_service(aws, cluster, name, desired_count=0)
     await aws.call("ecs", "delete_service", cluster=cluster, service=name, force=True)
 
 

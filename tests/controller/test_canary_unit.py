@@ -184,10 +184,10 @@ async def test_stopped_mid_bake_resumes_the_same_canary_from_its_tags(fake: Fake
     fleet = load(_bump(_doc(bakeTime=0.3))).fleet
     rec = await reconcile_plan(fake, fleet)
     action = c.canary_action(rec.plan.for_service("api"))
-    from fleetctl.controller.apply import register_if_changed
+    from fleetctl.controller.aws.ecs import register_task_definition_once
 
     register = rec.plan.for_service("api").actions[0]
-    revision = await register_if_changed(fake, register.input, register.reuse_candidate)
+    revision = await register_task_definition_once(fake, register.task_definition, candidate=register.reuse_candidate)
     stop = asyncio.Event()
     stats = ScriptedStats(_counters(60), on_sample=lambda n: stop.set())   # "killed" right after the baseline
     result = await _drive(fake, rec.fleet, action, stats, stop, revision)
