@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleetctl.controller.apply import execute_service_plan
+from fleetctl.controller.execute import execute_service_plan, write_tags
 from fleetctl.controller.rollout import RolloutWatcher, SilentReporter, explain_stopped, roll_back
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.conditions import Condition, ConditionTracker, conditions, is_ready
@@ -34,31 +34,11 @@ from fleetctl.controller.metrics import OperatorMetrics
 from fleetctl.controller.sources import Source, SpecLoader
 from fleetctl.controller.observe import TaskDefinitionCache
 from fleetctl.controller.plan import ScaleServiceAction, ServicePlan
-from fleetctl.controller.policy import dependency_gates, is_terminal
+from fleetctl.controller.policy import Backoff, Policy  # noqa: F401  (Backoff is imported from here too)
 from fleetctl.controller.reconcile import dependencies, reconcile_plan
 from fleetctl.controller.suspend import Suspension, observe_suspension
 
 log = logging.getLogger("fleetctl.controller")
-
-
-@dataclass
-class Backoff:
-    base: float = 5.0
-    cap: float = 600.0
-    failures: int = 0
-    not_before: float = 0.0
-    spec: str | None = None   # the spec last handed to a worker
-    waited: bool = False      # the back-off for a retry of `spec` has elapsed
-    terminal: str | None = None  # a spec that failed with a terminal error: not retried until it changes
-
-    def fail(self, now: float) -> float:
-        self.failures += 1
-        delay = min(self.cap, self.base * 2 ** (self.failures - 1))
-        self.not_before = now + delay
-        return delay
-
-    def reset(self) -> None:
-        self.failures, self.not_before, self.spec, self.waited, self.terminal = 0, 0.0, None, False, None
 
 
 @dataclass
@@ -89,6 +69,7 @@ class Operator:
         leadership: Leadership | None = None,
         gate_auth: Any = None,
         gate_ca_file: Path | None = None,
+        shutdown_grace: float = 30.0,
     ) -> None:
         self.manifest = manifest
         self.tf_outputs = tf_outputs
@@ -101,6 +82,7 @@ class Operator:
         self.health_host = health_host
         self.metrics = OperatorMetrics()
         self.backoff_base = backoff_base
+        self.shutdown_grace = shutdown_grace   # on stop: the wait for in-flight reconciles, then they are cancelled
         self.stats = OperatorStats()
         self.loaded: LoadedManifest | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}
@@ -219,15 +201,36 @@ class Operator:
 
     async def _hand_over(self, electing: "asyncio.Task[None] | None") -> None:
         """Stopping: refuse writes from now on, let in-flight reconciles end (each at its next
-        write, or when its AWS call returns), then release the lease for a follower to take."""
+        write, or when its AWS call returns; cancelled after `shutdown_grace`), then release the
+        lease for a follower to take."""
         if self.leadership is not None:
             self.leadership.stop_writing()
-        if self._in_flight:
-            log.info("stopping: waiting for %d in-flight reconcile(s)", len(self._in_flight))
-            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        await self._drain()
         if electing is not None and self.leadership is not None:
             await asyncio.gather(electing, return_exceptions=True)
             await self.leadership.release()
+
+    def policy(self, fleet: Any = None) -> Policy:
+        """apply's policy with the operator's parameters (back-off, shutdown grace), for `fleet` (a
+        reconcile's, its image tags resolved) or the spec in force."""
+        assert self.loaded is not None
+        return Policy.for_fleet(fleet or self.loaded.fleet, gate=self.gate, backoff_base=self.backoff_base,
+                                shutdown_grace=self.shutdown_grace)
+
+    async def _drain(self) -> None:
+        """Stopping: in-flight reconciles get `shutdown_grace` seconds to finish, then they are cancelled
+        (the next operator reads what is live and finishes the job)."""
+        if not self._in_flight:
+            return
+        tasks = list(self._in_flight.values())
+        log.info("stopping: waiting up to %gs for %d in-flight reconcile(s)", self.shutdown_grace, len(tasks))
+        _done, pending = await asyncio.wait(tasks, timeout=self.shutdown_grace)
+        if pending:
+            log.warning("stopping: cancelling %d reconcile(s) still running after %gs", len(pending),
+                        self.shutdown_grace)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _pass(self, aws: Aws) -> float:
         """One level-triggered pass over the whole fleet. Returns seconds until the next one."""
@@ -249,8 +252,19 @@ class Operator:
         self.stats.passes += 1
         self.stats.last_pass_ok = True
         self.stats.last_pass_at = now
-        progressing = False
         verdicts, loops = await self._serving(aws, rec)
+        self._update_conditions(rec, verdicts, loops)
+        self._note_suspension(suspension, [r.name for r in rec.rendered])
+        conflicts = {c.service: c for c in rec.plan.conflicts}
+        for name, c in conflicts.items():
+            if name not in self._conflicts:  # once per conflict, not every pass
+                log.warning("%s", c.message())
+        self._conflicts = set(conflicts)
+        progressing = self._schedule(aws, rec, suspension, now)
+        return self.progress_interval if progressing or self._in_flight else self.interval
+
+    def _update_conditions(self, rec: Any, verdicts: dict[str, Any], loops: dict[str, str]) -> None:
+        """Every service's conditions from this pass; flips (and new Serving/Degraded reasons) are logged."""
         for r in rec.rendered:
             before = self.conditions.snapshot(r.name)
             current = self.conditions.update(r.name, conditions(rec.observed.services.get(r.name),
@@ -265,19 +279,21 @@ class Operator:
             self.metrics.set_conditions(r.name, ((c.type, c.status) for c in current))
         self.metrics.services.set(len(rec.rendered))
         self.metrics.forget_services({r.name for r in rec.rendered})
-        self._note_suspension(suspension, [r.name for r in rec.rendered])
-        conflicts = {c.service: c for c in rec.plan.conflicts}
-        for name, c in conflicts.items():
-            if name not in self._conflicts:  # once per conflict, not every pass
-                log.warning("%s", c.message())
-        self._conflicts = set(conflicts)
-        deps = dependencies(fleet)
+
+    def _schedule(self, aws: Aws, rec: Any, suspension: Suspension, now: float) -> bool:
+        """Hand each service that needs changes to a worker, as the policy allows: at most
+        `concurrency` at once, dependencies serving first, terminal errors and back-off respected.
+        True while something is progressing."""
+        policy = self.policy(rec.fleet)
+        deps = dependencies(rec.fleet)
+        specs = {r.name: r.spec_hash for r in rec.rendered}
+        progressing = False
         for sp in rec.plan.services:
             state = rec.observed.services.get(sp.service)
             if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"
                                       or len([d for d in state.deployments if d.status in ("PRIMARY", "ACTIVE")]) > 1):
                 progressing = True
-            backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
+            backoff = self._backoff.setdefault(sp.service, policy.backoff())
             if not sp.actions:
                 if is_ready(state):
                     if backoff.spec is not None:
@@ -288,31 +304,36 @@ class Operator:
                 continue
             if not self.leads or sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
                 continue  # a follower only observes
-            spec = next((r.spec_hash for r in rec.rendered if r.name == sp.service), None)
+            spec = specs.get(sp.service)
             if spec is not None and backoff.terminal == spec:
                 continue  # failed with a terminal error: waits for a new spec
-            # apply's policy: at most spec.maxConcurrency services at once, dependencies serving first
-            if len(self._in_flight) >= fleet.spec.max_concurrency or any(
-                    d in self._in_flight or dependency_gates(rec.plan, rec.observed.services, d)
-                    for d in deps.get(sp.service, ()) if d in deps):
+            # at most `concurrency` services at once, dependencies serving first
+            if len(self._in_flight) >= policy.concurrency or policy.held_back_by(
+                    rec.plan, rec.observed.services, [d for d in deps.get(sp.service, ()) if d in deps],
+                    busy=set(self._in_flight)):
                 progressing = True
                 continue
-            if spec is not None and backoff.spec == spec:
-                if backoff.waited:
-                    backoff.waited = False
-                else:  # applied before and did not hold (e.g. the circuit breaker rolled it back)
-                    delay = backoff.fail(now)
-                    backoff.waited = True
-                    self.metrics.rollouts.labels(sp.service, "failed").inc()
-                    log.warning("%s: spec %s was applied and did not hold; retrying in %.0fs", sp.service, spec, delay)
-                    continue
+            if spec is not None and backoff.spec == spec and not self._retry_due(sp.service, spec, backoff, now):
+                continue
             backoff.spec = spec
             self._describe_drift(sp)
             self._in_flight[sp.service] = asyncio.create_task(
-                self._reconcile_service(aws, rec.plan.cluster, fleet.metadata.name, sp, rec),
+                self._reconcile_service(aws, rec.plan.cluster, rec.fleet.metadata.name, sp, rec),
                 name=f"reconcile:{sp.service}")
             progressing = True
-        return self.progress_interval if progressing or self._in_flight else self.interval
+        return progressing
+
+    def _retry_due(self, service: str, spec: str, backoff: Backoff, now: float) -> bool:
+        """A spec applied before comes again: retried once its back-off elapsed."""
+        if backoff.waited:
+            backoff.waited = False
+            return True
+        # applied before and did not hold (e.g. the circuit breaker rolled it back)
+        delay = backoff.fail(now)
+        backoff.waited = True
+        self.metrics.rollouts.labels(service, "failed").inc()
+        log.warning("%s: spec %s was applied and did not hold; retrying in %.0fs", service, spec, delay)
+        return False
 
     def _note_suspension(self, suspension: Suspension, services: list[str]) -> None:
         """Log suspensions as they start and end; export them as gauges."""
@@ -373,20 +394,23 @@ class Operator:
 
     async def _reconcile_service(self, aws: Aws, cluster: str, fleet_name: str, sp: ServicePlan,
                                  rec: Any = None) -> None:
+        policy = self.policy()
         try:
-            # tags record the revision given to the service at once, so a retry after a rollback reuses it
-            target, _ = await execute_service_plan(aws, cluster, fleet_name, sp, tag=True)
+            # the spec is recorded once the rollout holds (a retry after a rollback still reuses the
+            # revision: registration finds it by its content hash)
+            target, pending = await execute_service_plan(aws, cluster, fleet_name, sp, tag=not policy.tag_after_hold)
             self.stats.applied += 1
             if await self._canary(aws, sp, target, rec):
                 return
-            await self._gate_rollout(aws, cluster, sp, target, rec)
+            if await self._gate_rollout(aws, cluster, sp, target, rec):
+                await write_tags(aws, pending)
         except NotLeader as exc:  # the lease was lost or handed over: the leader takes it from here
             log.info("%s: %s", sp.service, exc)
         except FleetError as exc:
             self.stats.errors += 1
             self.metrics.rollouts.labels(sp.service, "error").inc()
-            backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
-            if is_terminal(exc):
+            backoff = self._backoff.setdefault(sp.service, policy.backoff())
+            if policy.is_terminal(exc):
                 backoff.terminal = backoff.spec
                 log.error("%s: %s; not retried until the manifest changes", sp.service, exc)
                 return
@@ -440,21 +464,16 @@ class Operator:
         """Wait for a rollout this operator started to pass the gate; on failure roll back, explain, back off."""
         from datetime import datetime, timezone
 
-        from fleetctl.controller.gate import targets_for
-        from fleetctl.controller.manifest.effective import effective
-
         if rec is None or self._watcher is None or not (sp.rolls_out and target):
             return True
-        spec = next((s for s in rec.fleet.spec.services if s.name == sp.service), None)
-        if spec is None:
+        if not any(s.name == sp.service for s in rec.fleet.spec.services):
             return True
-        eff = effective(rec.fleet, spec)
-        health_checked = eff.health_check is not None
-        deadline = rec.fleet.spec.rollout.progress_deadline_seconds
+        policy = self.policy(rec.fleet)
+        health_checked = policy.health_checked(sp.service)
+        deadline = policy.deadline
         rollout = self._watcher.watch(sp.service, target, deadline, datetime.now(timezone.utc),
-                                      gate_target=targets_for(rec.fleet, [sp.service]).get(sp.service),
-                                      health_checked=health_checked,
-                                      min_ready=rec.fleet.spec.rollout.min_ready_seconds)
+                                      gate_target=policy.gate_target(sp.service), health_checked=health_checked,
+                                      min_ready=policy.min_ready)
         stopping = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({rollout.done, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -466,17 +485,17 @@ class Operator:
         if result.ok:
             log.info("%s: rollout of %s serving: %s", sp.service, target, result.message)
             self.metrics.rollouts.labels(sp.service, "succeeded").inc()
-            self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base)).reset()  # the spec holds
+            self._backoff.setdefault(sp.service, policy.backoff()).reset()  # the spec holds
             return True
         self.metrics.rollouts.labels(sp.service, "failed").inc()
         note = ""
-        if eff.deployment.circuit_breaker.enable and eff.deployment.circuit_breaker.rollback:
+        if policy.rolls_back(sp.service):
             _back, note = await roll_back(aws, cluster, sp.service, result, target,
                                           rec.observed.services.get(sp.service), self._watcher, deadline,
                                           health_checked)
         if self._stop.is_set():
             return False
-        backoff = self._backoff.setdefault(sp.service, Backoff(base=self.backoff_base))
+        backoff = self._backoff.setdefault(sp.service, policy.backoff())
         delay = backoff.fail(time.monotonic())
         backoff.waited = True
         log.error("%s: rollout of %s failed the gate: %s%s; retrying in %.0fs", sp.service, target, result.message,

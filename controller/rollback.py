@@ -5,17 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from fleetctl.controller.apply import (
-    Reporter,
-    RolloutWatcher,
-    SilentReporter,
-    StoppedTaskSummary,
-    stopped_tasks,
-    summarize_stopped,
-)
 from fleetctl.controller.aws import ecs
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.errors import FleetError
+from fleetctl.controller.outcome import StoppedTaskSummary, stopped_tasks, summarize_stopped
+from fleetctl.controller.policy import Policy
+from fleetctl.controller.rollout import Reporter, SilentReporter
 from fleetctl.controller.tags import PREVIOUS_TAG
 from fleetctl.controller.state import family_of, family_revision
 
@@ -77,11 +72,12 @@ async def rollback(aws: Aws, cluster: str, service: str, *, to: str | None = Non
         if spec is not None:
             gate_target = GateTarget(service, spec.desired_count, expected_version(container.get("image", "")),
                                      tuple(sub.subject for sub in spec.subjects))
-    watcher = RolloutWatcher(aws, cluster, reporter or SilentReporter(), poll_interval, gate=gate, min_ready=min_ready)
+    policy = Policy(min_ready=min_ready, deadline=timeout, gate=gate, fleet=fleet)
+    watcher = policy.watcher(aws, cluster, reporter or SilentReporter(), poll_interval)
     stop = asyncio.Event()
     runner = asyncio.create_task(watcher.run(stop))
     try:
-        ok, message = await watcher.watch(service, target, timeout, datetime.now(timezone.utc), gate_target=gate_target,
+        ok, message = await watcher.watch(service, target, policy.deadline, datetime.now(timezone.utc), gate_target=gate_target,
                                           health_checked=bool(container.get("healthCheck"))).done
     finally:
         stop.set()

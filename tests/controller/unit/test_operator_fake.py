@@ -53,6 +53,11 @@ def operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         r.stop.set()
 
 
+def _new_image_of(doc: dict[str, Any], name: str) -> None:
+    svc = next(s for s in doc["spec"]["services"] if s["name"] == name)
+    svc["image"] = svc["image"].replace("ab" * 32, "cd" * 32)
+
+
 def _live(fake: FakeAws, name: str) -> bool:
     return name in fake.clusters["fleet"] and fake.service(name)["deployments"][0]["rolloutState"] == "COMPLETED"
 
@@ -150,3 +155,59 @@ async def test_a_rollout_that_does_not_hold_is_retried_with_backoff_reusing_its_
     assert [td["revision"] for td in fake.task_definitions["unit-api"]] == [1, 2]   # retries reuse revision 2
     fake.complete()
     assert fake.service("api")["taskDefinition"].endswith("unit-api:1")   # the rollback keeps the good one
+
+
+async def test_the_revision_is_recorded_once_the_rollout_holds(operator, tmp_path: Path) -> None:
+    from fleetctl.controller.tags import TASK_DEF_TAG
+
+    fake = FakeAws()
+    doc = fleet_doc({"api": []})
+    at_tag: list[tuple[str, str]] = []
+    tag = fake.ecs_tag_resource
+
+    def spy(**params: Any) -> Any:
+        tags = {t["key"]: t["value"] for t in params["tags"]}
+        if TASK_DEF_TAG in tags:
+            at_tag.append((tags[TASK_DEF_TAG], fake.service("api")["deployments"][0]["rolloutState"]))
+        return tag(**params)
+    fake.ecs_tag_resource = spy  # type: ignore[method-assign]
+
+    run = await operator(fake, doc)
+    try:
+        await run.until(lambda: _live(fake, "api"))
+        _new_image_of(doc, "api")
+        (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        await run.until(lambda: fake.service_tags("api").get(TASK_DEF_TAG) == "unit-api:2")
+    finally:
+        run.stop.set()
+    assert at_tag == [("unit-api:2", "COMPLETED")]   # written after the new deployment completed
+
+
+async def test_shutdown_waits_a_bounded_grace_then_cancels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = FakeAws()
+    stuck = asyncio.Event()
+    call = fake.call
+
+    async def hanging(service: str, operation: str, /, **params: Any) -> Any:
+        if operation == "create_service" and params.get("serviceName") == "slow":
+            stuck.set()
+            await asyncio.Event().wait()   # an AWS call that never answers
+        return await call(service, operation, **params)
+    fake.call = hanging  # type: ignore[method-assign]
+    monkeypatch.setattr("fleetctl.controller.operator.Aws.for_target", classmethod(lambda cls, target, **kw: fake))
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet_doc({"slow": []}), sort_keys=False))
+    op = Operator(path, interval=0.05, progress_interval=0.01, backoff_base=0.01, shutdown_grace=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(op.run(stop))
+    await asyncio.wait_for(stuck.wait(), 5)
+    in_flight = list(op._in_flight.values())
+    assert len(in_flight) == 1
+
+    started = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    waited = time.monotonic() - started
+    assert 0.3 <= waited < 2.0, waited      # the grace, then no longer
+    assert in_flight[0].cancelled()
+    assert op._in_flight == {}
