@@ -118,8 +118,6 @@ def apply(
     invocation = Invocation(resolve_manifest(manifest), tf_outputs)
 
     async def body(loaded: Any, aws: Any) -> Any:
-        from fleetctl.controller.gate import NatsGate, open_gate, skip_warning
-
         fleet = loaded.fleet
         rollout = fleet.spec.rollout
         selected = check_services(loaded, service)
@@ -133,12 +131,7 @@ def apply(
                 deps = dependencies(fleet)
                 if selected is not None:
                     deps = {name: [d for d in deps[name] if d in selected] for name in selected}
-                gate = NatsGate(rec.fleet, "off")
-                gate.state = "unused"
-                if wait and not rec.plan.is_empty:
-                    gate = await open_gate(rec.fleet, nats_gate.value if nats_gate else None, gate_auth(creds, user, password))
-                    if (warning := skip_warning(gate)) is not None:
-                        output.note(warning)
+                gate = await _apply_gate(rec, wait, nats_gate, gate_auth(creds, user, password))
                 options = ApplyOptions(wait=wait, timeout=min(timeout, rollout.progress_deadline_seconds),
                                        overall_timeout=overall_timeout, fail_fast=fail_fast,
                                        concurrency=fleet.spec.max_concurrency, poll_interval=_poll_interval(fleet),
@@ -164,6 +157,20 @@ def apply(
     else:
         views.apply_summary(result)
     raise typer.Exit(output.EXIT_OK if result.ok else output.EXIT_FOUND)
+
+
+async def _apply_gate(rec: Any, wait: bool, nats_gate: Any, auth: Any) -> Any:
+    """The NATS gate apply waits through: opened when there is something to wait for."""
+    from fleetctl.controller.gate import NatsGate, open_gate, skip_warning
+
+    if not wait or rec.plan.is_empty:
+        gate = NatsGate(rec.fleet, "off")
+        gate.state = "unused"
+        return gate
+    gate = await open_gate(rec.fleet, nats_gate.value if nats_gate else None, auth)
+    if (warning := skip_warning(gate)) is not None:
+        output.note(warning)
+    return gate
 
 
 @app.command()

@@ -112,18 +112,8 @@ def parse_manifest(
     env: Mapping[str, str] | None = None,
     require_tf_outputs: bool = True,
 ) -> LoadedManifest:
-    if not text.strip():
-        raise _one(source, "empty manifest: expected apiVersion, kind, metadata and spec")
-    try:
-        located = load_located(text)
-    except YamlSyntaxError as exc:
-        raise ManifestError([ManifestIssue(source, "", str(exc), exc.line)]) from None
+    located = _read_yaml(text, source)
     data = located.data
-    if data is None:
-        raise _one(source, "empty manifest: expected apiVersion, kind, metadata and spec")
-    if not isinstance(data, dict):
-        kind = "nothing" if data is None else type(data).__name__
-        raise ManifestError([ManifestIssue(source, "", f"expected a mapping with apiVersion, kind, metadata and spec, got {kind}", 1)])
 
     issues: list[ManifestIssue] = []
     seen: set[ManifestIssue] = set()
@@ -141,27 +131,7 @@ def parse_manifest(
         issues.append(ManifestIssue(source, format_path(path), message, line))
 
     interp = Interpolator(env=dict(os.environ if env is None else env))
-    outputs_failed = False
-    note: str | None = None
-    # values already read (stdin, S3) or a file: `terraform output -json` or a v4 state
-    outputs_path = None if isinstance(tf_outputs, TerraformOutputs) else _outputs_path(data, base_dir, tf_outputs, interp, add)
-    if isinstance(tf_outputs, TerraformOutputs):
-        interp.outputs = tf_outputs
-    elif outputs_path is not None:
-        try:
-            interp.outputs = read_terraform_file(outputs_path)
-        except InterpolationError as exc:
-            missing = not outputs_path.exists()
-            if missing and tf_outputs is None and not require_tf_outputs:
-                interp.keep_unresolved_tf = True
-                note = f"terraform outputs file {outputs_path} not found: ${{tf:...}} references were not checked"
-            else:
-                add(("spec", "terraformOutputs") if tf_outputs is None else (), str(exc))
-                interp.keep_unresolved_tf = True  # one error for the file, not one per reference
-                outputs_failed = True
-    else:
-        interp.keep_unresolved_tf = True
-
+    outputs_failed, note = _use_outputs(interp, data, base_dir, tf_outputs, require_tf_outputs, add)
     errors: list[tuple[tuple[str | int, ...], str]] = []
     resolved = interp.walk(data, (), errors)
     for path, message in errors:
@@ -172,19 +142,7 @@ def parse_manifest(
         add((), f"{len(names)} ${{tf:...}} references ({shown}) need a terraform outputs file: "
                 "set spec.terraformOutputs or pass --tf-outputs")
 
-    fleet: Fleet | None = None
-    suppressed: list[tuple[tuple[str | int, ...], str]] = []
-    try:
-        fleet = Fleet.model_validate(resolved)
-    except ValidationError as exc:
-        for err in exc.errors():
-            path = _data_path(resolved, err["loc"], err["type"])
-            if interp.keep_unresolved_tf and has_unresolved(_get(resolved, path)):
-                # a reference standing for a value of another type; checked once resolved
-                suppressed.append((path, _message(err, path)))
-                continue
-            add(path, _message(err, path))
-
+    fleet, suppressed = _validate(resolved, interp, add)
     if fleet is not None:
         for path, message in lint(fleet):
             add(path, message)
@@ -206,6 +164,61 @@ def parse_manifest(
         unresolved_tf=frozenset(interp.unresolved),
         note=note if interp.unresolved else None,
     )
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    """The document with its line numbers; a mapping, else a ManifestError."""
+    if not text.strip():
+        raise _one(source, "empty manifest: expected apiVersion, kind, metadata and spec")
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        raise ManifestError([ManifestIssue(source, "", str(exc), exc.line)]) from None
+    data = located.data
+    if data is None:
+        raise _one(source, "empty manifest: expected apiVersion, kind, metadata and spec")
+    if not isinstance(data, dict):
+        kind = "nothing" if data is None else type(data).__name__
+        raise ManifestError([ManifestIssue(source, "", f"expected a mapping with apiVersion, kind, metadata and spec, got {kind}", 1)])
+    return located
+
+
+def _use_outputs(interp: Interpolator, data: dict[str, Any], base_dir: Path, tf_outputs: Any,
+                 require_tf_outputs: bool, add: Any) -> tuple[bool, str | None]:
+    """Give `interp` the terraform outputs: values already read (stdin, S3) or a file
+    (`terraform output -json` or a v4 state). Returns (the file failed, a note for the reader)."""
+    outputs_path = None if isinstance(tf_outputs, TerraformOutputs) else _outputs_path(data, base_dir, tf_outputs, interp, add)
+    if isinstance(tf_outputs, TerraformOutputs):
+        interp.outputs = tf_outputs
+    elif outputs_path is not None:
+        try:
+            interp.outputs = read_terraform_file(outputs_path)
+        except InterpolationError as exc:
+            interp.keep_unresolved_tf = True  # one error for the file, not one per reference
+            if not outputs_path.exists() and tf_outputs is None and not require_tf_outputs:
+                return False, f"terraform outputs file {outputs_path} not found: ${{tf:...}} references were not checked"
+            add(("spec", "terraformOutputs") if tf_outputs is None else (), str(exc))
+            return True, None
+    else:
+        interp.keep_unresolved_tf = True
+    return False, None
+
+
+def _validate(resolved: Any, interp: Interpolator, add: Any) -> tuple[Fleet | None, list[tuple[tuple[str | int, ...], str]]]:
+    """The Fleet model of the resolved document, its errors reported through `add`; errors at
+    unresolved ${tf:...} references are held back (returned) until the value is known."""
+    suppressed: list[tuple[tuple[str | int, ...], str]] = []
+    try:
+        return Fleet.model_validate(resolved), suppressed
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = _data_path(resolved, err["loc"], err["type"])
+            if interp.keep_unresolved_tf and has_unresolved(_get(resolved, path)):
+                # a reference standing for a value of another type; checked once resolved
+                suppressed.append((path, _message(err, path)))
+                continue
+            add(path, _message(err, path))
+    return None, suppressed
 
 
 def _outputs_path(data: dict[str, Any], base_dir: Path, option: Any, interp: Interpolator, add: Any) -> Path | None:
