@@ -69,7 +69,7 @@ class Operator:
         leadership: Leadership | None = None,
         gate_auth: Any = None,
         gate_ca_file: Path | None = None,
-        shutdown_grace: float = 30.0,
+        shutdown_grace: float = 20.0,
     ) -> None:
         self.manifest = manifest
         self.tf_outputs = tf_outputs

@@ -81,7 +81,7 @@ class Policy:
     gate: Any = None                   # controller.gate.NatsGate, opened; None: ECS and container health only
     backoff_base: float = 5.0
     backoff_cap: float = 600.0
-    shutdown_grace: float = 30.0       # the operator's wait for in-flight work on stop, then it is cancelled
+    shutdown_grace: float = 20.0       # the operator's wait for in-flight work on stop, then it is cancelled
     roll_back_failures: bool = True    # roll a failed rollout back (where the circuit breaker says rollback)
     fleet: Any = None                  # the resolved Fleet: per-service health checks, gate targets, breaker
     _effective: dict[str, Any] = field(default_factory=dict, init=False, repr=False)

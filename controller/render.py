@@ -15,11 +15,13 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from fleetctl.controller.aws import ecs_requests
 from fleetctl.controller.manifest.models import Fleet, ServiceSpec
 from fleetctl.controller.settings import (  # noqa: F401  (family and friends are imported from here too)
+    UPDATABLE,
     ServiceSettings,
     family,
     image_version,
@@ -37,19 +39,21 @@ class RenderedService:
     td_hash: str     # task definition alone
     autoscaling: Any = None   # controller.autoscaling.RenderedScaling when the service autoscales
 
-    @property
+    # the requests, built from `settings` by controller/aws/ecs_requests.py (once, on first use)
+
+    @cached_property
     def register_task_definition(self) -> dict[str, Any]:
         return ecs_requests.register_task_definition(self.settings.task_definition)
 
-    @property
+    @cached_property
     def create_service(self) -> dict[str, Any]:
         return ecs_requests.create_service(self.settings, self.settings.task_definition.family)
 
-    @property
+    @cached_property
     def update_service(self) -> dict[str, Any]:
         return ecs_requests.update_service(self.settings.cluster, self.name, settings=self.settings,
                                        task_definition=self.settings.task_definition.family,
-                                       fields=ecs_requests.UPDATABLE)
+                                       fields=UPDATABLE)
 
     def as_dict(self) -> dict[str, Any]:
         return {
