@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def main() -> int:
         log(f"gate cost: applying {len(fleet.names)} services (set-up)")
         bench.apply(fleet)
         runs: dict[str, list[dict]] = {"baseline": [], "gated": []}
+        load_before = os.getloadavg()
         for i in range(args.repeat):
             for label, mode, ready in (("baseline", "off", 0.0), ("gated", "required", args.min_ready)):
                 r = bump(bench, fleet, mode, ready)
@@ -84,6 +86,8 @@ def main() -> int:
             "target": f"<= {args.min_ready + 1:g} s",
             "met": bool(waits) and max(waits) <= args.min_ready + 1,
             "natsRoundsPerPoll": per_poll,
+            # 1-minute load average of the host before and after the runs (2 cores: above 2 is contention)
+            "load": f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after",
             "runs": runs,
         }
         print(json.dumps(out, indent=2))

@@ -6,7 +6,8 @@
 Writes bench/results/latest.json and bench/results/latest.md (the table in README.md's
 Performance section). Order: the sandbox cold start and CLI start-up first, on a quiet
 machine; then one sandbox, a counting proxy in front of it, and on it the no-op reconcile,
-the fleet image bump and the controller's memory; then bench/diagnose.py and bench/probe.py
+the fleet image bump and the controller's memory; then bench/gate_cost.py (a sandbox of its own;
+not with --quick), bench/scale.py, bench/diagnose.py and bench/probe.py
 when present (each run as `python bench/<name>.py --json [--quick]`, the last JSON object on
 its stdout is reported as is).
 
@@ -84,6 +85,31 @@ def scale(quick: bool) -> dict:
     if proc.returncode != 0:
         return {"ok": False, "note": f"exited {proc.returncode}", "stderr": proc.stderr[-3000:]}
     return {"ok": True, "seconds": round(seconds, 1), **_last_json(proc.stdout)}
+
+
+def gate_cost(quick: bool) -> dict:
+    """bench/gate_cost.py on a sandbox of its own: what the rollout gate adds to the 23-service image
+    bump (its JSON as is). Not part of --quick: four rollouts of the whole fleet take minutes."""
+    if quick:
+        return {"ok": False, "note": "not run with --quick (python bench/gate_cost.py)"}
+    log("gate cost: running gate_cost.py")
+    seconds, proc = run_timed([sys.executable, str(REPO / "bench" / "gate_cost.py"), "--repeat", "3"], timeout=3600)
+    if proc.returncode != 0:
+        return {"ok": False, "note": f"exited {proc.returncode}", "stderr": proc.stderr[-3000:]}
+    return {"ok": True, "seconds": round(seconds, 1), **_last_json(proc.stdout)}
+
+
+def _gate_row(g: dict, row: Any) -> None:
+    label = "rollout gate on the 23-service image bump: added wall time, NATS rounds"
+    if not g.get("ok"):
+        row(label, g.get("note", "failed"), "–", "–", "–", "–", "–")
+        return
+    w = g["gateSecondsMax"]
+    row(label, f"gate's wait after ECS was done, slowest service: {_s(w)} with minReadySeconds {g['minReadySeconds']:g} "
+        f"(whole apply {_s(g['gated'])} gated vs {_s(g['baseline'])} baseline; load {g.get('load', '?')}); "
+        f"{g['natsRoundsPerPoll']:g} NATS round(s) per poll", "–", "–", "–",
+        f"≤ minReadySeconds + 1 s ({g['minReadySeconds'] + 1:g} s); 1 NATS round per poll",
+        _yes(g["met"] and g["natsRoundsPerPoll"] <= 1))
 
 
 def _scale_rows(sc: dict, row: Any, lines: list[str]) -> None:
@@ -208,6 +234,7 @@ def main() -> int:
         finally:
             bench.stop()
 
+    results["gate_cost"] = gate_cost(quick)
     results["scale"] = scale(quick)
     results["diagnose"] = external("diagnose", quick)
     results["probe"] = external("probe", quick)
@@ -311,6 +338,8 @@ def render_markdown(r: dict) -> str:
     row(f"`controller run` memory, {mem['services']} services (after {mem['passes']} passes)",
         f"RSS {mem['rss_mib']} MiB, peak {mem['hwm_mib']} MiB", "–", "–", "–", f"≤ {mem['target_mib']} MiB",
         _yes(mem["target_met"]))
+    if "gate_cost" in r:
+        _gate_row(r["gate_cost"], row)
     if "scale" in r:
         _scale_rows(r["scale"], row, lines)
     lines += ["", "Times are medians with (min–max) over the repetitions; calls are counted on the server side "

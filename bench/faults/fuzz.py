@@ -26,6 +26,11 @@ SEEDS = [REPO / "manifests" / "local.yaml", REPO / "manifests" / "prod.yaml"]
 TF_OUTPUTS = {"local.yaml": REPO / "tests" / "fixtures" / "local-tf-outputs.json",
               "prod.yaml": REPO / "tests" / "fixtures" / "prod-tf-outputs.json"}
 
+# libyaml's parser and emitter for the fuzzer's own reading and writing (ten times faster than
+# PyYAML's pure-Python ones); what is checked is loaded the way the CLI loads it.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 ODD = [None, True, False, 0, -1, 2**63, 1e308, float("nan"), "", " ", "\u0000", "x" * 5000, "${", "${tf:}",
        "${tf:nope}", "${UNSET_VAR_FLEETCTL}", "$$", "${A:-${B}}", "@sha256:", "a" * 300, [], {}, [[[]]],
        {"a": {"b": {}}}, "🚀", "\udcff"[:0] + "\u202e", "0x10", "1e3", "~", "yes", "no", "on"]
@@ -79,9 +84,12 @@ def _nest(depth: int, kind: str) -> Any:
     return value
 
 
-def mutate(text: str, rng: random.Random) -> str:
-    """One random mutation of a manifest's text."""
-    choice = rng.randrange(10)
+TEXT_KINDS = 4
+"""Mutation kinds 0-3 work on the text, 4-9 on the parsed document."""
+
+
+def mutate_text(text: str, rng: random.Random, choice: int) -> str:
+    """A mutation of a manifest's text: deep nesting, byte noise, truncation, anchors and aliases."""
     if choice == 0:  # deep nesting in text form (flow style), the classic recursion trap
         depth = rng.choice([50, 500, 5000, 20000])
         return text + f"\nextra: {'[' * depth}{']' * depth}\n" if rng.random() < 0.5 else \
@@ -92,21 +100,20 @@ def mutate(text: str, rng: random.Random) -> str:
             b[rng.randrange(len(b))] = rng.randrange(256)
         return b.decode("utf-8", "replace")
     if choice == 2:  # truncation
-        return text[: rng.randrange(len(text))]
-    if choice == 3:  # anchors and aliases (a billion-laughs shape)
-        lol = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-            f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
-        return lol + text
-    if "&a [" in text:  # anchors and aliases: walking the expanded document is the bomb itself
-        return text
-    doc = yaml.safe_load(text)
-    paths = _paths(doc)
-    path = rng.choice(paths)
+        return text[: rng.randrange(len(text))] if text else text
+    lol = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(  # anchors and aliases (a billion-laughs shape)
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    return lol + text
+
+
+def mutate_doc(doc: Any, rng: random.Random, choice: int) -> Any:
+    """A mutation of a parsed manifest: odd values, nesting, deleted and duplicated keys, rings, repeats."""
+    path = rng.choice(_paths(doc))
     if choice == 4:
-        _set(doc, path, rng.choice(ODD))
-    elif choice == 5:
-        _set(doc, path, _nest(rng.choice([10, 100, 200]), rng.choice(["list", "dict"])))
-    elif choice == 6 and path:
+        return _set(doc, path, rng.choice(ODD))
+    if choice == 5:
+        return _set(doc, path, _nest(rng.choice([10, 100, 200]), rng.choice(["list", "dict"])))
+    if choice == 6 and path:
         parent = _get(doc, path[:-1])
         if isinstance(parent, dict):
             parent.pop(path[-1], None)
@@ -123,12 +130,38 @@ def mutate(text: str, rng: random.Random) -> str:
         for i, s in enumerate(services):
             if isinstance(s, dict):
                 s["dependsOn"] = [services[(i + 1) % len(services)].get("name", "x")]
-    else:
-        _set(doc, path, str(_get(doc, path)) * rng.randint(2, 400))
+    elif choice == 9:
+        return _set(doc, path, str(_get(doc, path)) * rng.randint(2, 400))
+    return doc
+
+
+def _dump(doc: Any) -> str:
     try:
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
     except (yaml.YAMLError, RecursionError, ValueError):
         return json.dumps(doc, default=str)[:200000]
+
+
+def mutated(seed_text: str, seed_json: str, rng: random.Random) -> str:
+    """1-3 random mutations of a seed manifest.
+
+    Mutations of the document are applied to one parsed copy (the seed is parsed once, copied
+    through JSON) and written out once; mutations of the text follow. A text mutation almost
+    always leaves text that no longer parses, so this is the order a chain of single mutations
+    takes anyway, without parsing and writing YAML at every step."""
+    choices = [rng.randrange(10) for _ in range(rng.randint(1, 3))]
+    text = seed_text
+    if any(c >= TEXT_KINDS for c in choices):
+        doc = json.loads(seed_json)
+        for choice in (c for c in choices if c >= TEXT_KINDS):
+            try:
+                doc = mutate_doc(doc, rng, choice)
+            except (RecursionError, ValueError, TypeError, AttributeError, KeyError, IndexError):
+                break  # a mutation that does not fit the document: keep what we have
+        text = _dump(doc)
+    for choice in (c for c in choices if c < TEXT_KINDS):
+        text = mutate_text(text, rng, choice)
+    return text
 
 
 def check(text: str, name: str) -> tuple[str, str | None]:
@@ -149,19 +182,16 @@ def check(text: str, name: str) -> tuple[str, str | None]:
 
 
 def fuzz(n: int, seed: int = 1) -> Report:
+    """`n` mutated manifests checked in this process, one after another (no worker processes)."""
     rng = random.Random(seed)
     texts = {p.name: p.read_text() for p in SEEDS}
+    docs = {name: json.dumps(yaml.load(text, Loader=_LOADER)) for name, text in texts.items()}  # noqa: S506
     report = Report()
     started = time.monotonic()
     limit = sys.getrecursionlimit()
     for _ in range(n):
         name = rng.choice(sorted(texts))
-        text = texts[name]
-        for _ in range(rng.randint(1, 3)):
-            try:
-                text = mutate(text, rng)
-            except (yaml.YAMLError, RecursionError, ValueError, TypeError, AttributeError, KeyError, IndexError):
-                break  # an unparseable intermediate: keep what we have
+        text = mutated(texts[name], docs[name], rng)
         verdict, problem = check(text, name)
         sys.setrecursionlimit(limit)
         report.runs += 1

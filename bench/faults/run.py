@@ -1,6 +1,6 @@
 """The reliability matrix: fleetctl against the sandbox through the fault-injecting proxy.
 
-    .venv/bin/python -m bench.faults.run [--services 23] [--runs 3] [--fuzz 10000] [--quick]
+    .venv/bin/python -m bench.faults.run [--services 23] [--runs 3] [--fuzz 10000] [--quick] [--only crash,fuzz]
 
 Scenarios (each on a fleet of its own cluster, every apply a real `fleetctl` process):
   mixed-20      20 % of calls faulted (throttling, 500/503, latency, dropped before/after)
@@ -8,10 +8,12 @@ Scenarios (each on a fleet of its own cluster, every apply a real `fleetctl` pro
   crash@N       SIGKILL `apply` after its Nth write call was answered, then re-run (5 points)
   faults-50     50 % of calls faulted: exit code and account, then an apply without faults
   two-applies   a second apply while the first holds the lease (--lock-timeout 1s)
+  controller    `controller run` holds the fleet; a user's apply of another manifest meanwhile
   fuzz          random manifest mutations loaded as the CLI loads them
 
-Writes bench/results/reliability.md and .json: runs, converged, duplicate revisions, extra
-rollouts (UpdateService beyond one per changed service), tracebacks, exit codes.
+Writes bench/results/reliability.md and .json (reliability-<scenarios>.* with --only): runs,
+converged, duplicate revisions, extra rollouts (UpdateService beyond one per changed service),
+tracebacks, exit codes, seconds per scenario.
 """
 from __future__ import annotations
 
@@ -181,22 +183,77 @@ def half_faults(sb: Any, url: str, args: Any, work: Path) -> dict[str, Any]:
 
 
 def two_applies(sb: Any, url: str, args: Any, work: Path) -> dict[str, Any]:
+    """A second and a third apply while the first holds the lease: one waits (--lock-timeout 3m) and then
+    finds nothing left to do, one gives up (--lock-timeout 1s) naming the holder."""
     fleet = Fleet(sb, url, args.services, work)
     try:
         assert fleet.apply().code == 0
         fleet.change_all("two")
-        harness.configure(url, rate=1.0, kinds=["latency"], latency=0.2)
+        harness.control(url, "reset")
+        harness.configure(url, latency=20.0, rules=[{"op": r"UpdateService$", "kind": "latency"}])  # holds the lease
         first = harness.start_fleetctl("apply", *fleet.args("--timeout", "5m"))
         while harness.run_fleetctl("lock", "status", *fleet.args()).code != 1 and first.poll() is None:
             time.sleep(0.2)
-        second = harness.run_fleetctl("apply", *fleet.args("--lock-timeout", "1s"))
-        first.wait(timeout=900)
+        waiting = harness.start_fleetctl("apply", *fleet.args("--lock-timeout", "3m", "--timeout", "5m"))
+        refused = harness.run_fleetctl("apply", *fleet.args("--lock-timeout", "1s"))
+        first_code = first.wait(timeout=900)
+        _out, waited_err = waiting.communicate(timeout=900)
         harness.configure(url)
-        named = second.code == 2 and f"pid {first.pid}" in second.stderr
-        return row("two applies at once (second: --lock-timeout 1s)", 1, int(fleet.converged()), fleet.duplicates(),
-                   0, int(second.traceback), f"second exit {second.code}, holder named: {named}")
+        # the holder is the first apply, or the waiting one when the first was already done
+        named = refused.code == 2 and any(f"pid {p.pid} " in refused.stderr for p in (first, waiting))
+        writes = harness.control(url, "stats")["writes"]
+        extra = sum(n - 1 for n in harness.rollouts(writes).values() if n > 1)
+        tb = int(refused.traceback) + int("Traceback (most recent call last)" in waited_err)
+        return row("three applies at once (one waits --lock-timeout 3m, one gives up after 1s)", 1,
+                   int(fleet.converged()), fleet.duplicates(), extra, tb,
+                   f"first exit {first_code}; waiting exit {waiting.returncode} ('in sync': {'in sync' in waited_err}); "
+                   f"1s exit {refused.code}, holder named: {named}"
+                   + ("" if named else f" ({refused.stderr.strip().splitlines()[-1:] or ['no stderr']})"))
     finally:
         fleet.delete()
+
+
+def controller_and_apply(sb: Any, url: str, args: Any, work: Path) -> dict[str, Any]:
+    """`controller run` keeps the fleet; a user applies another manifest of it meanwhile."""
+    import signal
+
+    fleet = Fleet(sb, url, args.services, work)
+    controller = harness.start_fleetctl("controller", "run", *fleet.args("--interval", "1s", "--health-port", "0"))
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not fleet.converged():
+            time.sleep(2)
+        converged = fleet.converged()
+        other = fleet.manifest.with_name(f"{fleet.name}-user.yaml")
+        doc = json.loads(json.dumps(fleet.doc))
+        for s in doc["spec"]["services"]:
+            s["environment"] = {**s.get("environment", {}), "FROM_USER": "1"}
+        other.write_text(yaml.safe_dump(doc, sort_keys=False))
+        harness.control(url, "reset")
+        user = harness.run_fleetctl("apply", str(other), "--tf-outputs", str(fleet.outputs), "--lock-timeout", "2s")
+        time.sleep(3)  # a few more controller passes
+        writes = harness.control(url, "stats")["writes"]
+        flips = sum(harness.rollouts(writes).values())
+        named = user.code == 2 and "controller run" in user.stderr
+    finally:
+        controller.send_signal(signal.SIGTERM)
+        try:
+            code = controller.wait(timeout=60)
+        except Exception:
+            controller.kill()
+            code = controller.wait()
+        err = controller.stderr.read() if controller.stderr else ""
+    try:
+        return row("`controller run` + a user's apply of another manifest (--lock-timeout 2s)", 1,
+                   int(converged and fleet.converged()), fleet.duplicates(), flips,
+                   int(user.traceback) + int("Traceback (most recent call last)" in err),
+                   f"user's apply exit {user.code}, controller named: {named}; {flips} UpdateService while both ran; "
+                   f"controller exit {code} on SIGTERM")
+    finally:
+        fleet.delete()
+
+
+SCENARIOS = ("mixed", "dropped", "crash", "half", "two", "controller", "fuzz")
 
 
 def main() -> None:
@@ -205,7 +262,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--fuzz", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="4 services, 1 run, 200 fuzzed manifests")
+    ap.add_argument("--only", default=",".join(SCENARIOS),
+                    help=f"comma-separated scenarios to run (default: all of {', '.join(SCENARIOS)})")
     args = ap.parse_args()
+    only = set(args.only.split(","))
+    if only - set(SCENARIOS):
+        ap.error(f"unknown scenario(s): {', '.join(sorted(only - set(SCENARIOS)))}")
     if args.quick:
         args.services, args.runs, args.fuzz = 4, 1, 200
 
@@ -215,39 +277,50 @@ def main() -> None:
     from fleetctl.sandbox.auth import Credentials
     from fleetctl.sandbox.config import SandboxConfig
 
-    state = Path(tempfile.mkdtemp(prefix="fleetctl-rel-"))
-    info = api.ensure_running(state, SandboxConfig(startup_grace=0.5, tick=0.1, default_stop_timeout=5.0,
-                                                   shutdown_stop_timeout=2.0))
-    proxy, url = start_proxy(info.endpoint_url)
-    sb = {"outputs": json.loads(info.outputs_path.read_text()),
-          "ecs": boto3.client("ecs", endpoint_url=info.endpoint_url, region_name="us-east-1",
-                              **Credentials.load(info.credentials_file).client_kwargs())}
     rows = []
     started = time.monotonic()
-    try:
-        rows.append(faulted_changes(sb, url, args, state, "mixed-20 (all kinds)", rate=0.2, kinds=list(KINDS),
-                                    latency=0.2, seed=1))
-        rows.append(faulted_changes(sb, url, args, state, "dropped-after-send 20%", rate=0.2, kinds=["drop_after"],
-                                    seed=2))
-        rows.append(crash_points(sb, url, args, state))
-        rows.append(half_faults(sb, url, args, state))
-        rows.append(two_applies(sb, url, args, state))
-    finally:
-        proxy.shutdown()
-        api.stop(state)
-    from bench.faults.fuzz import fuzz
+    if only - {"fuzz"}:
+        state = Path(tempfile.mkdtemp(prefix="fleetctl-rel-"))
+        info = api.ensure_running(state, SandboxConfig(startup_grace=0.5, tick=0.1, default_stop_timeout=5.0,
+                                                       shutdown_stop_timeout=2.0))
+        proxy, url = start_proxy(info.endpoint_url)
+        sb = {"outputs": json.loads(info.outputs_path.read_text()),
+              "ecs": boto3.client("ecs", endpoint_url=info.endpoint_url, region_name="us-east-1",
+                                  **Credentials.load(info.credentials_file).client_kwargs())}
+        scenarios = [
+            ("mixed", lambda: faulted_changes(sb, url, args, state, "mixed-20 (all kinds)", rate=0.2,
+                                              kinds=list(KINDS), latency=0.2, seed=1)),
+            ("dropped", lambda: faulted_changes(sb, url, args, state, "dropped-after-send 20%", rate=0.2,
+                                                kinds=["drop_after"], seed=2)),
+            ("crash", lambda: crash_points(sb, url, args, state)),
+            ("half", lambda: half_faults(sb, url, args, state)),
+            ("two", lambda: two_applies(sb, url, args, state)),
+            ("controller", lambda: controller_and_apply(sb, url, args, state)),
+        ]
+        try:
+            for name, scenario in scenarios:
+                if name in only:
+                    began = time.monotonic()
+                    rows.append({**scenario(), "seconds": round(time.monotonic() - began)})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        finally:
+            proxy.shutdown()
+            api.stop(state)
+    if "fuzz" in only:
+        from bench.faults.fuzz import fuzz
 
-    report = fuzz(args.fuzz)
-    rows.append(row(f"fuzzed manifests ({args.fuzz})", report.runs, report.accepted, 0, 0, len(report.tracebacks),
-                    f"{report.rejected} rejected with exit 2, {report.accepted} valid"))
+        report = fuzz(args.fuzz)
+        rows.append({**row(f"fuzzed manifests ({args.fuzz})", report.runs, report.accepted, 0, 0,
+                           len(report.tracebacks), f"{report.rejected} rejected with exit 2, {report.accepted} valid"),
+                     "seconds": round(report.seconds)})
     lines = [f"Reliability matrix: {args.services} services, {args.runs} run(s) per scenario, "
              f"{time.monotonic() - started:.0f} s", "",
-             "| scenario | runs | converged | duplicate revisions | extra rollouts | tracebacks | notes |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| scenario | runs | converged | duplicate revisions | extra rollouts | tracebacks | notes | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['scenario']} | {r['runs']} | {r['converged']} | {r['duplicateRevisions']} | {r['extraRollouts']} "
-              f"| {r['tracebacks']} | {r['notes']} |" for r in rows]
+              f"| {r['tracebacks']} | {r['notes']} | {r['seconds']} |" for r in rows]
     RESULTS.mkdir(exist_ok=True)
-    suffix = "-quick" if args.quick else ""
+    suffix = "-quick" if args.quick else ("" if only == set(SCENARIOS) else "-" + "-".join(sorted(only)))
     (RESULTS / f"reliability{suffix}.md").write_text("\n".join(lines) + "\n")
     (RESULTS / f"reliability{suffix}.json").write_text(json.dumps(rows, indent=2))
     print("\n".join(lines))
