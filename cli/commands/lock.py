@@ -49,4 +49,5 @@ def release(manifest: ManifestArg = None, tf_outputs: TfOutputsOpt = None) -> No
     else:
         typer.echo(f"fleet {name}: released the lease of `{record.command}` (pid {record.pid} on {record.host}, "
                    f"token {record.token})")
-        output.note("if that process still runs, it stops at its next renewal (it no longer holds the lease)")
+        output.note("if that process still runs, it stops writing at its next renewal (it no longer holds the "
+                    "lease); controllers then elect a leader again")

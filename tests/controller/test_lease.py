@@ -99,3 +99,28 @@ async def test_a_missing_table_is_one_clear_error(aws_factory):
         with pytest.raises(LeaseTableMissing) as err:
             await Lease(aws, "no-such-table", "x", command="apply").acquire()
         assert "spec.lock.table" in str(err.value)
+
+
+async def test_a_follower_reads_while_the_lease_is_held_and_takes_it_once_free(aws_factory):
+    fleet = f"f-{uuid.uuid4().hex[:6]}"
+    async with aws_factory() as aws:
+        leader = Lease(aws, TABLE, fleet, command="controller run m.yaml")
+        await leader.acquire()
+        follower = Lease(aws, TABLE, fleet, command="controller run m.yaml")
+        writes = aws.write_calls
+        assert not await follower.try_acquire() and follower.seen.holder == leader.holder
+        assert aws.write_calls == writes      # a GetItem only: a live leader sees no write
+        token = leader.token
+        await leader.release()
+        assert await follower.try_acquire() and follower.token == token + 1
+        await follower.release()
+
+
+async def test_a_lease_released_by_force_is_not_renewed_by_its_old_holder(aws_factory):
+    fleet = f"f-{uuid.uuid4().hex[:6]}"
+    async with aws_factory() as aws:
+        lease = Lease(aws, TABLE, fleet, command="apply")
+        await lease.acquire()
+        await fleet_lease.force_release(aws, TABLE, fleet)    # `fleetctl lock release`
+        assert not await lease.renew() and lease.lost.is_set()
+        assert not (await fleet_lease.read(aws, TABLE, fleet)).held()
