@@ -432,6 +432,12 @@ class CanaryAction:
         if self.blocked:
             return f"canary aborted for this revision ({self.blocked}); not retried until the manifest changes"
         if self.record is not None and self.record.td_hash == self.td_hash:
+            if self.record.phase == AWAITING:
+                return (f"canary {self.name} passed ({self.record.revision}): waits for "
+                        f"`fleetctl rollout promote {self.service}`")
+            if self.record.phase == INCONCLUSIVE:
+                return (f"canary {self.name} inconclusive ({self.record.revision}): waits for "
+                        f"`fleetctl rollout promote {self.service}` or `fleetctl rollout abort {self.service}`")
             return f"canary {self.name} {self.record.phase} ({self.record.revision}): resume"
         then = "promote" if s.on_verdict == "promote" else "wait for `rollout promote`"
         return (f"canary {self.name}: {s.instances} task(s) of the new revision, bake {s.bake_time:g}s, "

@@ -84,6 +84,7 @@ class CanaryResult:
     done: list[str] = field(default_factory=list)
     serving: dict[str, Any] | None = None
     rolled_back_to: str | None = None
+    stats_rounds: int = 0             # $SRV.STATS rounds this run made
 
     @property
     def ok(self) -> bool:
@@ -94,7 +95,7 @@ class CanaryResult:
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "message": self.message,
                 "record": self.record.as_dict() if self.record else None,
-                "verdict": self.verdict.as_dict() if self.verdict else None}
+                "verdict": self.verdict.as_dict() if self.verdict else None, "statsRounds": self.stats_rounds}
 
 
 async def observe_canaries(aws: Any, fleet: Fleet, names: list[str]) -> dict[str, ServiceState]:
@@ -130,7 +131,9 @@ class _Run:
         self.serving: dict[str, Any] | None = None
 
     def result(self, status: str, message: str, **kw: Any) -> CanaryResult:
-        return CanaryResult(status, message, self.record, self.verdict, self.done, self.serving, **kw)
+        rounds = self.ctx.stats.rounds if self.ctx.stats is not None else 0
+        return CanaryResult(status, message, self.record, self.verdict, self.done, self.serving, stats_rounds=rounds,
+                            **kw)
 
     async def go(self) -> CanaryResult:
         while not self.ctx.stop.is_set():
@@ -310,8 +313,9 @@ class _Run:
         await ecs.tag_resource(self.ctx.aws, main.arn, tags)
         if self.arn is not None:
             await self._delete("promoted")
-        prefix = f"{note}; " if note else (f"canary {self.record.verdict}; " if self.record and self.record.verdict
-                                           else "")
+        judged = (f"{self.verdict.outcome}: {self.verdict.reason}" if self.verdict is not None
+                  else (self.record.verdict if self.record else ""))
+        prefix = f"{note}; " if note else (f"canary {judged}; " if judged else "")
         return self.result("promoted", f"{prefix}promoted {revision}: {result.message}")
 
     async def _promotion_failed(self, main: ServiceState, result: RolloutResult, revision: str,
