@@ -486,7 +486,7 @@ def _plan_one(sp: ServicePlan, r: RenderedService, spec: CanarySpec, main: Servi
         return ServicePlan(sp.service, (*sp.actions, cleanup))
     tag = next((a for a in sp.actions if isinstance(a, TagServiceAction)), None)
     aborted = aborted_hash(main)
-    blocked = aborted[1] or "aborted" if aborted and aborted[0] == r.td_hash and record is None else None
+    blocked = (aborted[1] or "aborted") if aborted and aborted[0] == r.td_hash and record is None else None
     create = replace(r.settings, name=canary_name(sp.service), desired_count=spec.instances,
                      tags=tuple((k, v) for k, v in r.settings.tags if k == FLEET_TAG), client_token="")
     action = CanaryAction(sp.service, r.td_hash,

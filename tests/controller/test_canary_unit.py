@@ -221,6 +221,12 @@ async def test_too_little_traffic_waits_then_a_person_promotes(fake: FakeAws) ->
     assert fake.service_tags("api-canary")[c.PHASE] == c.INCONCLUSIVE
     rec, outcome = await _apply(fake, _bump(_doc()), ScriptedStats(_counters(3)))   # still waiting: nothing done
     assert outcome.status == "failed" and fake.service("api-canary")["status"] == "ACTIVE"
+    step = rec.plan.as_dict()["services"][0]["actions"][-1]
+    assert step["type"] == "canary" and "waits for `fleetctl rollout promote api`" in step["summary"]
+    from fleetctl.controller.reconcile import fleet_status
+
+    _, rows = await fleet_status(fake, rec.fleet)
+    assert rows[0].as_dict()["canary"]["phase"] == c.INCONCLUSIVE
     action = await record_decision(fake, rec.fleet, "api", c.canary_action(rec.plan.for_service("api")), "promote")
     result = await _drive(fake, rec.fleet, action, ScriptedStats(_counters(3)), asyncio.Event())
     assert result.status == "promoted", result.message
