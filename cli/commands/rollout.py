@@ -86,7 +86,7 @@ def _print_status(report: dict[str, Any]) -> None:
 
 
 def _decide(service: str, manifest: Any, tf_outputs: Any, command: str, lock_timeout: float, nats_gate: Any,
-            auth: Any) -> Any:
+            auth: Any, output_format: TextOrJson) -> Any:
     """Record a person's decision on the canary (one TagResource), then carry it out when the fleet's
     lease is free; beside a running controller, the controller carries it out."""
     from fleetctl.cli import views
@@ -107,11 +107,16 @@ def _decide(service: str, manifest: Any, tf_outputs: Any, command: str, lock_tim
 
     result = run_fleet(invocation.manifest, tf_outputs, body)
     if result is None:
-        typer.echo(f"{service}: {command} recorded; the controller carries it out")
+        if output_format is TextOrJson.json:
+            output.emit_json({"service": service, "status": "recorded", "message": "the controller carries it out"})
+        else:
+            typer.echo(f"{service}: {command} recorded; the controller carries it out")
         raise typer.Exit(output.EXIT_OK)
-    typer.echo(f"{service}: {result.status}: {result.message}", nl=True)
-    if result.verdict is not None:
-        for line in result.verdict.lines():
+    if output_format is TextOrJson.json:
+        output.emit_json({"service": service, **result.as_dict()})
+    else:
+        typer.echo(f"{service}: {result.status}: {result.message}", nl=True)
+        for line in result.verdict.lines() if result.verdict is not None else []:
             typer.echo(f"  {line}")
     wanted = {"promote": ("promoted", "cleaned"), "abort": ("aborted", "cleaned")}[command]
     raise typer.Exit(output.EXIT_OK if result.status in wanted else output.EXIT_FOUND)
@@ -120,16 +125,18 @@ def _decide(service: str, manifest: Any, tf_outputs: Any, command: str, lock_tim
 @rollout_app.command("promote")
 def promote(service: ServiceArg, manifest: ManifestOpt = None, tf_outputs: TfOutputsOpt = None,
             nats_gate: NatsGateOpt = None, creds: GateCredsOpt = None, user: GateUserOpt = None,
-            password: GatePasswordOpt = None, lock_timeout: LockTimeoutOpt = "3m") -> None:  # type: ignore[assignment]
+            password: GatePasswordOpt = None, lock_timeout: LockTimeoutOpt = "3m",  # type: ignore[assignment]
+            output_format: TextOrJsonOpt = TextOrJson.text) -> None:
     """Promote SERVICE's canary now (whatever its bake says): the service rolls to the canary's revision
     through the serving gate, then the canary is deleted. Exit 0 promoted, 1 failed, 2 error or no canary."""
     _decide(service, manifest, tf_outputs, "promote", lock_timeout, nats_gate.value if nats_gate else None,
-            gate_auth(creds, user, password))
+            gate_auth(creds, user, password), output_format)
 
 
 @rollout_app.command("abort")
 def abort(service: ServiceArg, manifest: ManifestOpt = None, tf_outputs: TfOutputsOpt = None,
-          lock_timeout: LockTimeoutOpt = "3m") -> None:  # type: ignore[assignment]
+          lock_timeout: LockTimeoutOpt = "3m",  # type: ignore[assignment]
+          output_format: TextOrJsonOpt = TextOrJson.text) -> None:
     """Abort SERVICE's canary: delete it; the service stays on its stable revision, and this revision is
     not tried again until the manifest changes. Exit 0 aborted, 2 error or no canary."""
-    _decide(service, manifest, tf_outputs, "abort", lock_timeout, None, None)
+    _decide(service, manifest, tf_outputs, "abort", lock_timeout, None, None, output_format)

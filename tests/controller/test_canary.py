@@ -146,8 +146,9 @@ async def test_canaries_abort_wait_promote_and_resume(make_fleet, sandbox_handle
     code, out, err = await _cli(fleet, "rollout", "status", "settings", *flags, "-o", "json")
     assert code == 0, err
     assert json.loads(out)["canary"]["phase"] == c.INCONCLUSIVE
-    code, out, err = await _cli(fleet, "rollout", "promote", "settings", *flags)
+    code, out, err = await _cli(fleet, "rollout", "promote", "settings", *flags, "-o", "json")
     assert code == 0, out + err
+    assert json.loads(out)["status"] == "promoted"
     live = _services(ecs, fleet)
     assert live["settings"]["taskDefinition"] != stable and live["settings-canary"]["status"] != "ACTIVE"
     stable = live["settings"]["taskDefinition"]

@@ -233,6 +233,15 @@ async def test_too_little_traffic_waits_then_a_person_promotes(fake: FakeAws) ->
     assert fake.service("api-canary")["status"] == "INACTIVE"
 
 
+async def test_a_decision_needs_a_canary(fake: FakeAws) -> None:
+    from fleetctl.controller.errors import FleetError
+
+    await _apply(fake, _doc())
+    rec = await reconcile_plan(fake, load(_doc()).fleet)
+    with pytest.raises(FleetError, match="no canary to abort"):
+        await record_decision(fake, rec.fleet, "api", c.canary_action(rec.plan.for_service("api")), "abort")
+
+
 async def test_inconclusive_aborts_when_configured(fake: FakeAws) -> None:
     await _apply(fake, _doc(onInconclusive="abort"))
     _, outcome = await _apply(fake, _bump(_doc(onInconclusive="abort")), ScriptedStats(_counters(3)))
