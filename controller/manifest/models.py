@@ -397,6 +397,16 @@ class FleetSpec(Model):
     max_concurrency: int = Field(8, ge=1, le=64, description="services reconciled at once")
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
 
+    @model_validator(mode="after")
+    def _canary_names(self) -> "FleetSpec":
+        names = {s.name for s in self.services}
+        for s in self.services:
+            rollout = s.rollout or self.defaults.rollout
+            if rollout is not None and rollout.strategy == "canary" and f"{s.name}-canary" in names:
+                raise ValueError(f"services: {s.name}-canary is the name of {s.name}'s canary service "
+                                 "(rollout.strategy: canary); rename one")
+        return self
+
 
 class Fleet(Model):
     api_version: Literal["fleetctl/v1"]

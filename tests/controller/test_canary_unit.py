@@ -256,3 +256,20 @@ async def test_a_change_that_keeps_the_image_digest_rolls_without_a_canary(fake:
     _, outcome = await _apply(fake, doc, ScriptedStats(_counters(60)))
     assert outcome.status == "ready" and "same image digest" in outcome.message
     assert "api-canary" not in fake.clusters["fleet"]
+
+
+def test_manifest_errors_name_the_field_in_one_line() -> None:
+    from fleetctl.controller.errors import FleetError
+
+    for canary, words in (({"maxErrorRate": 2}, "rollout.canary.maxErrorRate: "),
+                          ({"bakeTime": "soon"}, "rollout.canary.bakeTime: expected seconds or a duration"),
+                          ({"onVerdict": "maybe"}, "rollout.canary.onVerdict: ")):
+        doc = _doc(**canary)
+        with pytest.raises(FleetError) as exc:
+            load(doc)
+        assert words in str(exc.value) and "\n" not in str(exc.value), str(exc.value)
+    doc = fleet_doc({"api": [], "api-canary": []})
+    doc["spec"]["defaults"]["rollout"] = {"strategy": "canary"}
+    with pytest.raises(FleetError, match="api-canary is the name of api's canary service"):
+        load(doc)
+    assert load(_doc(bakeTime="1m30s")).fleet.service("api").rollout.canary.bake_time == 90
