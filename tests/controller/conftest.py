@@ -67,40 +67,50 @@ class TestFleet:
         return next(s for s in self.doc["spec"]["services"] if s["name"] == name)
 
 
-@pytest.fixture
-def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
-    """A copy of manifests/local.yaml limited to some services, on a fresh cluster."""
+def new_fleet(sandbox_handle: SandboxHandle, directory: Path, services: list[str],
+              **service_overrides: dict[str, Any]) -> TestFleet:
+    """A copy of manifests/local.yaml limited to some services, on a fresh cluster; files in `directory`."""
+    cluster = f"test-{uuid.uuid4().hex[:8]}"
+    sandbox_handle.client("ecs").create_cluster(clusterName=cluster)
+    outputs = json.loads(json.dumps(sandbox_handle.outputs))
+    outputs["ecs_cluster_name"]["value"] = cluster
+    out_path = directory / "outputs.json"
+    out_path.write_text(json.dumps(outputs))
+    doc = yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())
+    doc["spec"].pop("terraformOutputs")
+    doc["metadata"]["name"] = cluster  # task definition families are per fleet: tests do not share them
+    keep = [s for s in doc["spec"]["services"] if s["name"] in services]
+    for s in keep:
+        s["dependsOn"] = [d for d in s.get("dependsOn", []) if d in services]
+        if not s["dependsOn"]:
+            s.pop("dependsOn")
+        s.update(service_overrides.get(s["name"], {}))
+    doc["spec"]["services"] = keep
+    fleet = TestFleet(directory / "fleet.yaml", out_path, cluster, doc)
+    fleet.write()
+    return fleet
 
-    clusters: list[str] = []
+
+def delete_services(sandbox_handle: SandboxHandle, clusters: list[str]) -> None:
+    """Stop what a test started, so later tests do not share the machine with it."""
     ecs = sandbox_handle.client("ecs")
-
-    def make(services: list[str], **service_overrides: dict[str, Any]) -> TestFleet:
-        cluster = f"test-{uuid.uuid4().hex[:8]}"
-        ecs.create_cluster(clusterName=cluster)
-        clusters.append(cluster)
-        outputs = json.loads(json.dumps(sandbox_handle.outputs))
-        outputs["ecs_cluster_name"]["value"] = cluster
-        out_path = tmp_path / "outputs.json"
-        out_path.write_text(json.dumps(outputs))
-        doc = yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())
-        doc["spec"].pop("terraformOutputs")
-        doc["metadata"]["name"] = cluster  # task definition families are per fleet: tests do not share them
-        keep = [s for s in doc["spec"]["services"] if s["name"] in services]
-        for s in keep:
-            s["dependsOn"] = [d for d in s.get("dependsOn", []) if d in services]
-            if not s["dependsOn"]:
-                s.pop("dependsOn")
-            s.update(service_overrides.get(s["name"], {}))
-        doc["spec"]["services"] = keep
-        fleet = TestFleet(tmp_path / "fleet.yaml", out_path, cluster, doc)
-        fleet.write()
-        return fleet
-
-    yield make
-    # stop what the test started, so later tests do not share the machine with it
     for cluster in clusters:
         for arn in ecs.list_services(cluster=cluster).get("serviceArns", []):
             ecs.delete_service(cluster=cluster, service=arn, force=True)
+
+
+@pytest.fixture
+def make_fleet(sandbox_handle: SandboxHandle, tmp_path: Path):
+    """A copy of manifests/local.yaml limited to some services, on a fresh cluster."""
+    clusters: list[str] = []
+
+    def make(services: list[str], **service_overrides: dict[str, Any]) -> TestFleet:
+        fleet = new_fleet(sandbox_handle, tmp_path, services, **service_overrides)
+        clusters.append(fleet.cluster)
+        return fleet
+
+    yield make
+    delete_services(sandbox_handle, clusters)
 
 
 def push_image(sandbox_handle: SandboxHandle, name: str, tag: str) -> str:

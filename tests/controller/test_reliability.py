@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import signal
 import time
+from typing import Any
 
 import pytest
 
 from bench.faults import harness
 from bench.faults.proxy import start as start_proxy
 from fleetctl.controller.plan import TASK_DEF_TAG
+from tests.controller.conftest import delete_services, new_fleet
 
 SERVICES = ["settings", "time_manager", "weather_manager", "event_bus"]
 
@@ -26,8 +28,24 @@ def proxied(sandbox_handle):
     proxy.server_close()
 
 
-def _fleet(make_fleet, proxy_url, services=SERVICES):
-    fleet = make_fleet(services)
+@pytest.fixture(scope="module")
+def shared(sandbox_handle, tmp_path_factory):
+    """One fleet per service list for the whole module, handed from test to test: each test starts
+    with an apply that converges it (a no-op after the test before), so a fleet is created once."""
+    fleets: dict[tuple[str, ...], Any] = {}
+
+    def get(services: list[str] = SERVICES):
+        key = tuple(services)
+        if key not in fleets:
+            fleets[key] = new_fleet(sandbox_handle, tmp_path_factory.mktemp("reliability"), services)
+        return fleets[key]
+
+    yield get
+    delete_services(sandbox_handle, [f.cluster for f in fleets.values()])
+
+
+def _fleet(shared, proxy_url, services=SERVICES):
+    fleet = shared(services)
     harness.point_outputs_at(fleet.outputs, proxy_url)
     return fleet
 
@@ -52,8 +70,8 @@ def _families(fleet) -> list[str]:
 
 
 @pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
-def test_dropped_replies_add_no_revision(make_fleet, sandbox_handle, proxied):
-    fleet = _fleet(make_fleet, proxied)
+def test_dropped_replies_add_no_revision(shared, sandbox_handle, proxied):
+    fleet = _fleet(shared, proxied)  # the module's first use of it: created by the faulted apply below
     # a fifth of all calls: the server acts, the reply is lost
     harness.configure(proxied, rate=0.2, kinds=["drop_after"], seed=14)
     first = _apply(fleet)
@@ -71,9 +89,9 @@ def test_dropped_replies_add_no_revision(make_fleet, sandbox_handle, proxied):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("after_writes", [6])  # bench/faults/run.py tries five points
-def test_sigkill_mid_apply_then_rerun_finishes_without_a_second_rollout(make_fleet, sandbox_handle, proxied,
+def test_sigkill_mid_apply_then_rerun_finishes_without_a_second_rollout(shared, sandbox_handle, proxied,
                                                                          after_writes):
-    fleet = _fleet(make_fleet, proxied)
+    fleet = _fleet(shared, proxied)
     assert _apply(fleet).code == 0
     _change_all(fleet, f"crash-{after_writes}")
     harness.control(proxied, "reset")
@@ -95,8 +113,8 @@ def test_sigkill_mid_apply_then_rerun_finishes_without_a_second_rollout(make_fle
 
 
 @pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
-def test_failure_after_changes_is_exit_1_with_an_account_and_a_rerun_converges(make_fleet, sandbox_handle, proxied):
-    fleet = _fleet(make_fleet, proxied)
+def test_failure_after_changes_is_exit_1_with_an_account_and_a_rerun_converges(shared, sandbox_handle, proxied):
+    fleet = _fleet(shared, proxied)
     assert _apply(fleet).code == 0
     _change_all(fleet, "half")
     # half of the writes (and revision look-ups) fail; one service's UpdateService always does
@@ -131,8 +149,8 @@ def test_failure_after_changes_is_exit_1_with_an_account_and_a_rerun_converges(m
 
 
 @pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
-def test_second_apply_waits_for_or_names_the_holder(make_fleet, sandbox_handle, proxied):
-    fleet = _fleet(make_fleet, proxied, ["settings", "time_manager"])
+def test_second_apply_waits_for_or_names_the_holder(shared, sandbox_handle, proxied):
+    fleet = _fleet(shared, proxied, ["settings", "time_manager"])
     assert _apply(fleet).code == 0
     _change_all(fleet, "two")
     # the first apply holds the lease through a slow UpdateService (20 s each)
@@ -171,8 +189,8 @@ def test_second_apply_waits_for_or_names_the_holder(make_fleet, sandbox_handle, 
 
 
 @pytest.mark.timeout(300)  # several real applies through the proxy; ~4x slower on a loaded 2-core box
-def test_controller_holds_the_fleet_and_a_users_apply_is_told(make_fleet, sandbox_handle, proxied):
-    fleet = _fleet(make_fleet, proxied, ["settings", "time_manager"])
+def test_controller_holds_the_fleet_and_a_users_apply_is_told(shared, sandbox_handle, proxied):
+    fleet = _fleet(shared, proxied, ["settings", "time_manager"])
     controller = harness.start_fleetctl("controller", "run", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
                                         "--interval", "1s", "--health-port", "0")
     other = fleet.manifest.with_name("other.yaml")
