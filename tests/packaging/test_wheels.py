@@ -180,6 +180,9 @@ def test_the_sandbox_runs_from_the_wheel_pointed_at_a_fleet_checkout(dists):
     _copy(("services", "sdk"), REPO, fleet)
     (fleet / "manifests").mkdir()
     shutil.copy2(REPO / "manifests" / "local.yaml", fleet / "manifests" / "local.yaml")
+    # a checkout may hold a fleetctl of its own (this repository does): the installed one runs
+    (fleet / "fleetctl").mkdir()
+    (fleet / "fleetctl" / "__init__.py").write_text("raise ImportError('the fleet checkout\\'s fleetctl ran')\n")
     outside = dists.tmp
 
     nowhere = dists.fleetctl.run("fleetctl", "sandbox", "up", cwd=outside)
