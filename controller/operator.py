@@ -150,6 +150,7 @@ class Operator:
             raise
         assert self.loaded is not None
         health = await self._start_health() if self.health_port is not None else None
+        electing: asyncio.Task[None] | None = None
         try:
             async with Aws.for_target(self.loaded.fleet.spec.target) as aws:
                 aws.observers.append(self.metrics.aws_call)
@@ -177,8 +178,11 @@ class Operator:
                 self._watcher.wake()
                 await asyncio.gather(watching, return_exceptions=True)
         finally:
+            if electing is not None and not electing.done():  # the loop ended by an error
+                electing.cancel()
+                await asyncio.gather(electing, return_exceptions=True)
             if self.leadership is not None:
-                await self.leadership.release()  # idempotent; here when the loop ended by an error
+                await self.leadership.release()  # idempotent
             if self.gate is not None:
                 await self.gate.close()
             await self._spec.aclose()
@@ -197,18 +201,24 @@ class Operator:
             return None
         aws.write_guard = self.leadership.fence
         self.leadership.on_lead = self._wake.set
-        return asyncio.create_task(self.leadership.run(stop), name="leader-election")
+        return asyncio.create_task(self._lead_until(stop), name="leader-election")
+
+    async def _lead_until(self, stop: asyncio.Event) -> None:
+        """Follow or lead until `stop`; then at once, without waiting for a pass in progress (it only
+        reads): refuse writes, let in-flight reconciles end (each at its next write, or when its AWS
+        call returns; cancelled after `shutdown_grace`) and release the lease for a follower."""
+        assert self.leadership is not None
+        await self.leadership.run(stop)
+        self.leadership.stop_writing()
+        await self._drain()
+        await self.leadership.release()
 
     async def _hand_over(self, electing: "asyncio.Task[None] | None") -> None:
-        """Stopping: refuse writes from now on, let in-flight reconciles end (each at its next
-        write, or when its AWS call returns; cancelled after `shutdown_grace`), then release the
-        lease for a follower to take."""
-        if self.leadership is not None:
-            self.leadership.stop_writing()
-        await self._drain()
-        if electing is not None and self.leadership is not None:
+        """Stopping: in-flight reconciles end (with leader election, `_lead_until` has started on it)."""
+        if electing is None:
+            await self._drain()
+        else:
             await asyncio.gather(electing, return_exceptions=True)
-            await self.leadership.release()
 
     def policy(self, fleet: Any = None) -> Policy:
         """apply's policy with the operator's parameters (back-off, shutdown grace), for `fleet` (a

@@ -219,3 +219,21 @@ async def test_the_serving_gate_logs_in_with_the_probe_credentials_given_to_cont
     await task
     assert op.gate.auth is auth and op.gate.tls.ca_file == ca
     ca.unlink()
+
+
+async def test_stop_hands_the_lease_over_without_waiting_for_the_pass_in_progress(monkeypatch, tmp_path) -> None:
+    fake, item = FencedFake(latency=0.3), Item()   # every call takes 0.3 s: a pass takes seconds
+    monkeypatch.setattr("fleetctl.controller.operator.Aws.for_target", classmethod(lambda cls, target, **kw: fake))
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet_doc({"api": [], "db": []}), sort_keys=False))
+    op = Operator(path, interval=0.05, progress_interval=0.01, backoff_base=0.01)
+    op.leadership = Leadership(lambda: ItemLease(item, SETTINGS.ttl), "unit", settings=SETTINGS)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(op.run(stop, ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    await until(lambda: op.leadership.leads and fake.calls["ecs.DescribeServices"] >= 1)
+    passes = op.stats.passes
+    stop.set()
+    await until(lambda: item.expires == 0.0, timeout=1.0)     # released ...
+    assert op.stats.passes == passes and not task.done()     # ... while the pass was still reading
+    await asyncio.wait_for(task, 30)
