@@ -1,4 +1,4 @@
-"""Autoscaling of a service: the Application Auto Scaling inputs (pure) and how they are applied.
+"""Autoscaling of a service: its Application Auto Scaling target and policies, and how they are applied.
 
 A service with `autoscaling` gets one scalable target (`ecs:service:DesiredCount`, min/max)
 and a target-tracking policy per metric, named `fleetctl-<metric>`. What was configured is
@@ -16,9 +16,6 @@ from fleetctl.controller.manifest.models import AutoscalingSpec, TargetTrackingS
 from fleetctl.controller.tags import AUTOSCALING_TAG  # noqa: F401  (imported from here too)
 
 POLICY_PREFIX = "fleetctl-"
-NAMESPACE = "ecs"
-DIMENSION = "ecs:service:DesiredCount"
-_PREDEFINED = {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization"}
 
 
 @dataclass(frozen=True)
@@ -49,31 +46,14 @@ def policy_name(t: TargetTrackingSpec) -> str:
     return POLICY_PREFIX + "custom-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{t.custom.namespace}-{t.custom.metric_name}")
 
 
-def _policy(rid: str, t: TargetTrackingSpec) -> dict[str, Any]:
-    config: dict[str, Any] = {"TargetValue": float(t.target), "ScaleInCooldown": t.scale_in_cooldown,
-                              "ScaleOutCooldown": t.scale_out_cooldown, "DisableScaleIn": t.disable_scale_in}
-    if t.custom is None:
-        config["PredefinedMetricSpecification"] = {"PredefinedMetricType": _PREDEFINED[t.metric]}
-    else:
-        metric: dict[str, Any] = {
-            "MetricName": t.custom.metric_name, "Namespace": t.custom.namespace, "Statistic": t.custom.statistic,
-            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(t.custom.dimensions.items())],
-        }
-        if t.custom.unit:
-            metric["Unit"] = t.custom.unit
-        config["CustomizedMetricSpecification"] = metric
-    return {"PolicyName": policy_name(t), "ServiceNamespace": NAMESPACE, "ResourceId": rid,
-            "ScalableDimension": DIMENSION, "PolicyType": "TargetTrackingScaling",
-            "TargetTrackingScalingPolicyConfiguration": config}
-
-
 def render_scaling(cluster: str, service: str, spec: AutoscalingSpec) -> RenderedScaling:
+    """The requests (built by the AWS seam, controller/aws/autoscaling.py) and their content hash."""
+    from fleetctl.controller.aws import autoscaling as aas
     from fleetctl.controller.render import content_hash
 
     rid = resource_id(cluster, service)
-    target = {"ServiceNamespace": NAMESPACE, "ResourceId": rid, "ScalableDimension": DIMENSION,
-              "MinCapacity": spec.min, "MaxCapacity": spec.max}
-    policies = tuple(_policy(rid, t) for t in spec.target_tracking)
+    target = aas.scalable_target_request(rid, spec.min, spec.max)
+    policies = tuple(aas.scaling_policy_request(rid, policy_name(t), t) for t in spec.target_tracking)
     return RenderedScaling(spec.min, spec.max, rid, target, policies,
                            content_hash({"target": target, "policies": list(policies)}))
 

@@ -5,9 +5,36 @@ from typing import Any
 
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.errors import CloudError
+from fleetctl.controller.manifest.models import TargetTrackingSpec
 
 NAMESPACE = "ecs"
 DIMENSION = "ecs:service:DesiredCount"
+_PREDEFINED = {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization"}
+
+
+def scalable_target_request(resource_id: str, min_capacity: int, max_capacity: int) -> dict[str, Any]:
+    """RegisterScalableTarget's input."""
+    return {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id, "ScalableDimension": DIMENSION,
+            "MinCapacity": min_capacity, "MaxCapacity": max_capacity}
+
+
+def scaling_policy_request(resource_id: str, name: str, t: TargetTrackingSpec) -> dict[str, Any]:
+    """PutScalingPolicy's input: one target-tracking policy."""
+    config: dict[str, Any] = {"TargetValue": float(t.target), "ScaleInCooldown": t.scale_in_cooldown,
+                              "ScaleOutCooldown": t.scale_out_cooldown, "DisableScaleIn": t.disable_scale_in}
+    if t.custom is None:
+        config["PredefinedMetricSpecification"] = {"PredefinedMetricType": _PREDEFINED[t.metric]}
+    else:
+        metric: dict[str, Any] = {
+            "MetricName": t.custom.metric_name, "Namespace": t.custom.namespace, "Statistic": t.custom.statistic,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(t.custom.dimensions.items())],
+        }
+        if t.custom.unit:
+            metric["Unit"] = t.custom.unit
+        config["CustomizedMetricSpecification"] = metric
+    return {"PolicyName": name, "ServiceNamespace": NAMESPACE, "ResourceId": resource_id,
+            "ScalableDimension": DIMENSION, "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": config}
 
 
 async def register_scalable_target(aws: Aws, params: dict[str, Any]) -> None:
