@@ -273,3 +273,14 @@ def test_manifest_errors_name_the_field_in_one_line() -> None:
     with pytest.raises(FleetError, match="api-canary is the name of api's canary service"):
         load(doc)
     assert load(_doc(bakeTime="1m30s")).fleet.service("api").rollout.canary.bake_time == 90
+
+
+async def test_a_promotion_that_fails_the_gate_goes_back_to_stable_and_is_recorded(fake: FakeAws) -> None:
+    await _apply(fake, _doc())
+    stable = fake.service("api")["taskDefinition"]
+    fake.fail_rollout("api")     # the main service's next deployment (the promotion) fails
+    _, outcome = await _apply(fake, _bump(_doc()), ScriptedStats(_counters(60)))
+    assert outcome.status == "failed" and "the promotion did not pass the serving gate" in outcome.message
+    assert fake.service("api")["taskDefinition"] == stable
+    assert fake.service("api-canary")["status"] == "INACTIVE"
+    assert c.ABORTED in fake.service_tags("api")
