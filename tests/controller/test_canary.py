@@ -1,12 +1,12 @@
 """Canaries end to end: the sandbox (moto + task runner), the real nats-server, the real `settings`
 service, and a traffic generator sending requests through NATS while the canary bakes.
 
-One fleet walks through the cases in order (one initial rollout, shared by all of them):
-a revision that fails half its requests is aborted with the evidence (that it is not tried again
-is tested on the in-memory ECS, test_canary_unit.py); a revision with too little traffic waits
-(inconclusive) until `rollout promote`;
-`fleetctl apply` killed mid-bake is resumed by the operator, which promotes the same canary. The
-stable service never runs fewer tasks than desired, and no canary service is left behind.
+One fleet walks through the cases in order (one initial rollout, shared by all of them): a revision
+that fails half its requests is aborted with the evidence (that it is not tried again is tested on
+the in-memory ECS, test_canary_unit.py); a revision with too little traffic waits (inconclusive)
+until `rollout promote`; `fleetctl apply` killed mid-bake is taken up by the operator and, run
+again, resumes the same canary (its bake start and baseline) and promotes it. The stable service
+never runs fewer tasks than desired, and no canary service is left behind.
 """
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 
 from fleetctl.controller import canary as c
-from fleetctl.controller.plan import TASK_DEF_TAG
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO
 from tests.controller.conftest import push_image
 
 pytestmark = pytest.mark.timeout(300)
@@ -109,7 +108,7 @@ def _new_image(sandbox_handle: Any, fleet: Any, tag: str, **env: str) -> None:
     fleet.write()
 
 
-async def test_canaries_abort_wait_promote_and_resume(make_fleet, sandbox_handle, caplog):
+async def test_canaries_abort_wait_promote_and_resume(make_fleet, sandbox_handle):
     # no container health check: the serving gate's NATS half says when tasks serve (and it is faster)
     fleet = make_fleet(["settings"], settings={"rollout": CANARY, "healthCheck": False})
     fleet.doc["spec"]["rollout"] = {"minReadySeconds": 0, "progressDeadlineSeconds": 60, "natsGate": "required"}
@@ -153,23 +152,30 @@ async def test_canaries_abort_wait_promote_and_resume(make_fleet, sandbox_handle
     assert live["settings"]["taskDefinition"] != stable and live["settings-canary"]["status"] != "ACTIVE"
     stable = live["settings"]["taskDefinition"]
 
-    # 3. apply killed mid-bake: the operator resumes the same canary (same bake start) and promotes it
+    # 3. apply killed mid-bake; the operator picks the same canary up (and is stopped inside the bake);
+    #    apply run again resumes it (the same canary service, bake start and baseline) and promotes it
     _new_image(sandbox_handle, fleet, "good")
+    fleet.service("settings")["rollout"]["canary"]["bakeTime"] = "10s"   # room to stop the operator inside it
+    fleet.write()
     async with traffic(sandbox_handle) as sent, Watch(ecs, fleet.cluster) as watch:
-        created = await _kill_apply_mid_bake(fleet, ecs)
-        with caplog.at_level(logging.INFO, logger="fleetctl.controller"):
-            await _operator_until_promoted(fleet, ecs, stable)
+        created, bake_start = await _kill_apply_mid_bake(fleet, ecs)
+        log = await _operator_resumes(fleet)
+        code, out, err = await _cli(fleet, *_apply_args(fleet))
+    assert code == 0, err
+    assert any("canary settings-canary Baking" in line and "resume" in line for line in log), log
+    assert any("canary stopped" in line for line in log), log
+    outcome = json.loads(out)["services"][0]
+    assert outcome["status"] == "ready" and "canary pass" in outcome["message"], outcome["message"]
+    assert outcome["canary"]["record"]["bakeStart"] == float(bake_start)     # not baked again from the start
     assert watch.never_below_desired(), watch.samples
-    promoted = [r.getMessage() for r in caplog.records if "canary promoted" in r.getMessage()]
-    assert promoted and "pass" in promoted[0], [r.getMessage() for r in caplog.records]
     canary = _services(ecs, fleet)["settings-canary"]
     assert canary["status"] != "ACTIVE" and canary["createdAt"] == created   # the same canary, not a second
     names = [n.rsplit("/", 1)[-1] for n in ecs.list_services(cluster=fleet.cluster)["serviceArns"]]
     assert [n for n, s in _services(ecs, fleet).items() if s["status"] == "ACTIVE" and n in names] == ["settings"]
 
 
-async def _kill_apply_mid_bake(fleet: Any, ecs: Any) -> Any:
-    """SIGKILL a running apply once its canary bakes; returns the canary's createdAt."""
+async def _kill_apply_mid_bake(fleet: Any, ecs: Any) -> tuple[Any, str]:
+    """SIGKILL a running apply once its canary bakes; returns the canary's createdAt and bake start."""
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "cli", *_apply_args(fleet), cwd=REPO,
                                                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
@@ -178,7 +184,7 @@ async def _kill_apply_mid_bake(fleet: Any, ecs: Any) -> Any:
             canary = (await asyncio.to_thread(_services, ecs, fleet)).get("settings-canary", {})
             if canary.get("tagMap", {}).get(c.PHASE) == c.BAKING:
                 proc.send_signal(signal.SIGKILL)
-                return canary["createdAt"]
+                return canary["createdAt"], canary["tagMap"][c.BAKE_START]
             await asyncio.sleep(0.2)
         raise AssertionError("the canary never started baking")
     finally:
@@ -187,7 +193,8 @@ async def _kill_apply_mid_bake(fleet: Any, ecs: Any) -> Any:
         await proc.wait()
 
 
-async def _operator_until_promoted(fleet: Any, ecs: Any, stable: str) -> None:
+async def _operator_resumes(fleet: Any) -> list[str]:
+    """Run the operator until it takes the canary up, then stop it; its log lines."""
     from fleetctl.controller.operator import Operator
 
     class Seen(logging.Handler):
@@ -199,21 +206,20 @@ async def _operator_until_promoted(fleet: Any, ecs: Any, stable: str) -> None:
             self.seen.append(record.getMessage())
 
     seen = Seen()
-    logging.getLogger("fleetctl.controller").addHandler(seen)
+    logger = logging.getLogger("fleetctl.controller")
+    logger.addHandler(seen)
+    level, logger.level = logger.level, logging.INFO
     op = Operator(fleet.manifest, tf_outputs=fleet.outputs, interval=1.0, progress_interval=0.5, health_port=None)
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(op.run(stop, ready))
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            live = await asyncio.to_thread(_services, ecs, fleet)
-            if live["settings"]["taskDefinition"] != stable and live["settings-canary"]["status"] != "ACTIVE" \
-                    and TASK_DEF_TAG in live["settings"]["tagMap"] \
-                    and live["settings"]["tagMap"][TASK_DEF_TAG] == live["settings"]["taskDefinition"].rsplit("/", 1)[-1]:
-                return
-            await asyncio.sleep(0.3)
-        raise AssertionError("the operator did not promote the canary; its log:\n" + "\n".join(seen.seen))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("resume" in line for line in seen.seen):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-        logging.getLogger("fleetctl.controller").removeHandler(seen)
+        logger.removeHandler(seen)
+        logger.setLevel(level)
+    return seen.seen
