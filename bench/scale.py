@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO))
 from bench import fleetgen  # noqa: E402
 from bench.harness import log, summary  # noqa: E402
 
-FLEETCTL = [sys.executable, "-m", "cli"]
+FLEETCTL = [sys.executable, "-m", "fleetctl.cli.main"]
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SERVICE_READ_BURST, SERVICE_READ_RATE = 100, 20     # ECS "Service read actions"
 TARGETS = {"validate_s": 1.0, "throttled": 0, "floor_ratio": 1.2, "rss_mib": 150}
@@ -107,6 +107,7 @@ class Moto:
 
         r = EC2ContainerServiceResponse()
         r.current_account, r.region = ACCOUNT, REGION
+        r.body = json.dumps(params, default=str)   # the sandbox's CreateService reads the raw request
         r._get_param = lambda name, if_none=None: params.get(name, if_none)  # type: ignore[method-assign]
         r._get_int_param = lambda name, if_none=None: (  # type: ignore[method-assign]
             int(params[name]) if params.get(name) is not None else if_none)

@@ -9,7 +9,7 @@ from typing import Any
 from fleetctl.controller import normalize
 from fleetctl.controller.aws import ecs_requests
 from fleetctl.controller.aws.client import Aws
-from fleetctl.controller.concurrency import gather
+from fleetctl.controller.concurrency import gather_limited
 from fleetctl.controller.settings import ServiceSettings, TaskDefinition
 from fleetctl.controller.state import (
     ContainerState,
@@ -23,6 +23,9 @@ from fleetctl.controller.tags import TD_HASH_TAG
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
+READS_IN_FLIGHT = 16
+"""Describe requests of one read running at once: a second of service reads at AWS's rate
+(20/s) with room for latency; lists paged beside them get their turn between them."""
 
 
 def _chunks(items: list[str], n: int) -> list[list[str]]:
@@ -30,13 +33,13 @@ def _chunks(items: list[str], n: int) -> list[list[str]]:
 
 
 async def describe_services(aws: Aws, cluster: str, names: list[str]) -> dict[str, ServiceState]:
-    """DescribeServices in batches of 10, concurrently. Missing services are absent."""
+    """DescribeServices in batches of 10, READS_IN_FLIGHT at a time. Missing services are absent."""
     async def batch(chunk: list[str]) -> list[ServiceState]:
         resp = await aws.call("ecs", "describe_services", cluster=cluster, services=chunk, include=["TAGS"])
         # kept as ServiceState at once: a large fleet's raw descriptions never pile up
         return [service_state(raw) for raw in resp.get("services", [])]
 
-    results = await gather(*(batch(c) for c in _chunks(names, DESCRIBE_SERVICES_BATCH)))
+    results = await gather_limited(READS_IN_FLIGHT, batch, _chunks(names, DESCRIBE_SERVICES_BATCH))
     out: dict[str, ServiceState] = {}
     for page in results:
         for svc in page:
@@ -175,7 +178,7 @@ async def describe_tasks(aws: Aws, cluster: str, arns: list[str]) -> list[TaskSt
         resp = await aws.call("ecs", "describe_tasks", cluster=cluster, tasks=chunk)
         return resp.get("tasks", [])
 
-    pages = await gather(*(batch(c) for c in _chunks(arns, DESCRIBE_TASKS_BATCH)))
+    pages = await gather_limited(READS_IN_FLIGHT, batch, _chunks(arns, DESCRIBE_TASKS_BATCH))
     return [task_state(t) for page in pages for t in page]
 
 
