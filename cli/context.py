@@ -100,15 +100,19 @@ def load_for_aws(manifest: Path, tf_outputs: Any, *, start_sandbox: bool) -> "Lo
 
     if tf_outputs is None and _targets_sandbox(manifest):
         from fleetctl.sandbox.api import SandboxError, ensure_running, status
+        from fleetctl.sandbox.config import FLEET_DIR_ENV, default_state_dir, is_fleet_checkout
 
+        # the fleet checkout the manifest lies in (<checkout>/manifests/local.yaml), unless one is named
+        checkout = manifest.resolve().parent.parent
+        fleet = checkout if is_fleet_checkout(checkout) and not os.environ.get(FLEET_DIR_ENV) else None
         try:
             if start_sandbox:
                 from fleetctl.cli import output
 
-                st = status()
-                if not st.running:
+                state = default_state_dir(fleet)
+                if not status(state).running:
                     output.info("starting the sandbox ...")
-                ensure_running()
+                ensure_running(state, fleet=fleet)
         except SandboxError as exc:
             raise FleetError(f"sandbox: {exc}") from None
     return load_manifest(manifest, tf_outputs=tf_outputs)

@@ -202,7 +202,8 @@ def test_the_sandbox_runs_from_the_wheel_pointed_at_a_fleet_checkout(dists):
         daemon = Path(f"/proc/{body['info']['pid']}/cmdline").read_bytes().split(b"\0")
         assert Path(daemon[0].decode()).parent == dists.fleetctl.root / "bin" and b"fleetctl.sandbox" in daemon
 
-        plan = dists.fleetctl.run("fleetctl", "plan", "manifests/local.yaml", "-s", "language_system", cwd=fleet)
+        plan = dists.fleetctl.run("fleetctl", "plan", fleet / "manifests" / "local.yaml", "-s", "language_system",
+                                  cwd=outside)
         assert plan.returncode == 1, plan.stderr  # 1: changes pending (the service is to be created)
         assert "language_system" in plan.stdout and "Traceback" not in plan.stderr
     finally:
