@@ -98,6 +98,7 @@ class Leadership:
 
     # -- the election loop ------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: follow (poll the lease) while another holds it, lead while it is ours."""
         while not stop.is_set():
             if self.lease is not None and self.lease.lost.is_set():
                 await self._step_down()

@@ -319,6 +319,13 @@ data "aws_iam_policy_document" "controller" {
     sid       = "FleetLease"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.fleet_lock.arn]
+
+    # only this fleet's item (key `fleet`): the controllers electing its leader, apply, lock status
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = [local.name]
+    }
   }
 }
 

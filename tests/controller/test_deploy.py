@@ -109,6 +109,10 @@ def test_terraform_declares_what_the_controller_service_needs():
     assert read["actions"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert read["resources"] == ["${aws_s3_bucket.fleet_config.arn}/fleets/*"]
     assert cfg.resource("aws_ecr_repository.fleetctl")["image_tag_mutability"] == "IMMUTABLE"
+    # the controllers electing the fleet's leader may touch only that fleet's lease item
+    (lease,) = [st for st in statements if st.get("sid") == "FleetLease"]
+    assert lease["condition"] == [{"test": "ForAllValues:StringEquals", "variable": "dynamodb:LeadingKeys",
+                                   "values": ["${local.name}"]}]
     # its execution role injects the probe password and the CA, and no service's NATS password
     injected = [st for st in cfg.data["aws_iam_policy_document"]["controller_execution"]["statement"]
                 if "secretsmanager:GetSecretValue" in st["actions"]]
