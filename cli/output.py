@@ -33,8 +33,8 @@ def error_line(message: str) -> None:
 
 def fail(exc: FleetError) -> NoReturn:
     if isinstance(exc, ManifestError):
-        for issue in exc.issues:
-            error_line(str(issue))
+        for line in str(exc).splitlines():  # one line per issue, at most ManifestError.SHOWN of them
+            error_line(line)
     else:
         error_line(str(exc))
     raise typer.Exit(exc.exit_code)

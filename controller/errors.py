@@ -34,9 +34,16 @@ class ManifestIssue:
 class ManifestError(FleetError):
     """The manifest cannot be used. Terminal: retrying does not help."""
 
+    SHOWN = 50
+    """Issues the message lists, one line each (all of them stay in `issues`): a mutated manifest can
+    have thousands, and a screenful says what is wrong as well as all of them would."""
+
     def __init__(self, issues: list[ManifestIssue]):
         self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
+        lines = [str(i) for i in issues[: self.SHOWN]]
+        if len(issues) > self.SHOWN:
+            lines.append(f"... and {len(issues) - self.SHOWN} more issue(s)")
+        super().__init__("\n".join(lines))
 
 
 @dataclass

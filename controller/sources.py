@@ -331,7 +331,7 @@ class SpecLoader:
         except ManifestError as exc:
             if self.loaded is None:
                 raise
-            self.outcome, self.error = "invalid", "; ".join(str(i) for i in exc.issues)
+            self.outcome, self.error = "invalid", "; ".join(str(exc).splitlines())
             return False
         except SourceError as exc:
             if self.loaded is None:
