@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -66,9 +67,9 @@ def _copy(names: tuple[str, ...], source: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     for name in names:
         if (source / name).is_dir() and not (source / name).is_symlink():
-            shutil.copytree(source / name, dest / name, symlinks=True, ignore=IGNORE)
+            shutil.copytree(source / name, dest / Path(name).name, symlinks=True, ignore=IGNORE)
         else:
-            shutil.copy2(source / name, dest / name, follow_symlinks=False)
+            shutil.copy2(source / name, dest / Path(name).name, follow_symlinks=False)
     return dest
 
 
@@ -176,10 +177,12 @@ def test_services_import_from_the_sdk_wheel(dists):
 def test_the_sandbox_runs_from_the_wheel_pointed_at_a_fleet_checkout(dists):
     """State in the fleet checkout's .sandbox (where local.yaml reads the outputs), never in
     site-packages; the daemon runs from the wheel; `plan` against it works."""
-    fleet = dists.tmp / "fleet"
-    _copy(("services", "sdk"), REPO, fleet)
+    fleet = _copy(("sdk",), REPO, dists.tmp / "fleet")  # a one-service fleet: one image to build
+    _copy(("services/__init__.py", "services/language_system"), REPO, fleet / "services")
     (fleet / "manifests").mkdir()
-    shutil.copy2(REPO / "manifests" / "local.yaml", fleet / "manifests" / "local.yaml")
+    doc = yaml.safe_load((REPO / "manifests" / "local.yaml").read_text())
+    doc["spec"]["services"] = [s for s in doc["spec"]["services"] if s["name"] == "language_system"]
+    (fleet / "manifests" / "local.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     # a checkout may hold a fleetctl of its own (this repository does): the installed one runs
     (fleet / "fleetctl").mkdir()
     (fleet / "fleetctl" / "__init__.py").write_text("raise ImportError('the fleet checkout\\'s fleetctl ran')\n")
@@ -194,7 +197,7 @@ def test_the_sandbox_runs_from_the_wheel_pointed_at_a_fleet_checkout(dists):
         up = dists.fleetctl.run("fleetctl", "sandbox", "up", "--fleet-dir", fleet, "--startup-grace", "0.2s",
                                 cwd=outside, timeout=150)
         assert up.returncode == 0, up.stderr
-        assert f"fleet:         {fleet}" in up.stdout
+        assert f"fleet:         {fleet}" in up.stdout and "images: 1 (" in up.stderr
         status = dists.fleetctl.run("fleetctl", "sandbox", "status", "-o", "json", cwd=fleet)
         body = json.loads(status.stdout)
         assert body["running"] and body["state_dir"] == str(fleet / ".sandbox")
