@@ -321,8 +321,8 @@ class Stability:
             return False, []
         if self.since is None:
             self.since, self.seen = now, live
-        else:
-            self.seen |= live
+            return self.min_ready <= 0, []
+        self.seen |= live
         return (now if read_from is None else read_from) - self.since >= self.min_ready, []
 
 
