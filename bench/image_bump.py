@@ -256,21 +256,28 @@ def main() -> None:
     ap.add_argument("--aws-cli-k", type=int, default=3)
     ap.add_argument("--services", nargs="*", help="only these services of manifests/local.yaml")
     ap.add_argument("--no-competitors", action="store_true")
+    ap.add_argument("--cheap", action="store_true",
+                    help="only the variant with near-free containers (fleetctl's own part; no competitors)")
     args = ap.parse_args()
+    import os
     import tempfile
 
     from bench.harness import ensure_bench_venv
 
-    if not args.no_competitors:
+    if not args.no_competitors and not args.cheap:
         ensure_bench_venv(log)
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-") as tmp:
         bench = Bench.start(Path(tmp))
         try:
-            fleets = setup(bench, None, services=args.services, ecs_deploy_k=args.ecs_deploy_k,
-                           aws_cli_k=args.aws_cli_k, competitors=not args.no_competitors)
-            result = run(bench, fleets, repeat=args.repeat)
+            if args.cheap:
+                result = run_cheap(bench, setup_cheap(bench, services=args.services), repeat=args.repeat)
+            else:
+                fleets = setup(bench, None, services=args.services, ecs_deploy_k=args.ecs_deploy_k,
+                               aws_cli_k=args.aws_cli_k, competitors=not args.no_competitors)
+                result = run(bench, fleets, repeat=args.repeat)
         finally:
             bench.stop()
+    result["loadavg_end"] = os.getloadavg()
     print(json.dumps(result, indent=2))
 
 

@@ -197,17 +197,23 @@ def run_fleet(
     becomes one line on stderr and its exit code."""
     import asyncio
 
-    async def run() -> T:
+    result: list[T] = []
+
+    async def run() -> None:
         loaded = load_for_aws(path, values, start_sandbox=start_sandbox)
         if not aws:
-            return await body(loaded, None)  # type: ignore[arg-type]
+            result.append(await body(loaded, None))  # type: ignore[arg-type]
+            return
         async with aws_for(loaded) as client:
-            return await body(loaded, client)
+            result.append(await body(loaded, client))
 
     try:
         path = find_manifest(manifest)
         values = tf_values(tf_outputs)
-        return asyncio.run(run())
+        # the main task returns nothing: on Python 3.11 asyncio.run's SIGINT clean-up formats the
+        # task, result included, twice (seconds for a 5,000-service plan)
+        asyncio.run(run())
+        return result[0]
     except FleetError as exc:
         fail(exc)
 

@@ -283,8 +283,8 @@ def plan(
 
 def plan_service(r: RenderedService, current: ServiceState | None, observed: ObservedFleet, *,
                  fleet_name: str) -> list[Action]:
-    desired_td = normalize.task_definition(r.register_task_definition)
     if current is None or current.status == "INACTIVE":
+        desired_td = normalize.task_definition(r.register_task_definition)
         return [
             RegisterTaskDefinitionAction(r.name, r.settings.task_definition, _diff(None, desired_td),
                                          reuse_candidate=r.settings.task_definition.family),
@@ -294,7 +294,8 @@ def plan_service(r: RenderedService, current: ServiceState | None, observed: Obs
 
     actions: list[Action] = []
     td_changed = False
-    if not recorded_as_desired(r, current):
+    if not recorded_as_desired(r, current):  # normalised only here: a fleet in sync skips it
+        desired_td = normalize.task_definition(r.register_task_definition)
         live = observed.task_definitions.get(current.task_definition) or observed.task_definitions.get(
             family_revision(current.task_definition))
         live_td = normalize.task_definition(live) if live is not None else None

@@ -6,6 +6,7 @@ The JSON Schema in manifests/fleet.schema.json is generated from these models.
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -418,7 +419,19 @@ class Fleet(Model):
     spec: FleetSpec
 
     def service(self, name: str) -> ServiceSpec:
-        for svc in self.spec.services:
-            if svc.name == name:
-                return svc
-        raise KeyError(name)
+        """The service named `name` (KeyError if none); the services are indexed once per
+        spec, so a look-up per service does not scan the fleet."""
+        spec = self.spec
+        found = _SERVICE_INDEXES.get(id(spec))
+        if found is None or found[0]() is not spec:
+            index: dict[str, ServiceSpec] = {}
+            for svc in spec.services:
+                index.setdefault(svc.name, svc)
+            key = id(spec)
+            found = _SERVICE_INDEXES[key] = (weakref.ref(spec, lambda _, k=key: _SERVICE_INDEXES.pop(k, None)), index)
+        return found[1][name]
+
+
+# id(spec) -> (the spec, name -> service). Outside the model (a private attribute would take
+# part in ==); an index goes when its spec does.
+_SERVICE_INDEXES: dict[int, tuple[weakref.ref[FleetSpec], dict[str, ServiceSpec]]] = {}
