@@ -2,8 +2,11 @@
 
 Each poll costs ⌈N/10⌉ DescribeServices for the services still waited on, one ListTasks per
 service whose deployment ECS already calls COMPLETED (from 5 such services one paginated
-ListTasks for the cluster) plus one DescribeTasks per 100 of their tasks (their health and the stability window), and one batched NATS round for all of them
-(`controller.gate`). `apply`, `rollback` and the operator all wait through `RolloutWatcher`.
+ListTasks for the cluster) plus one DescribeTasks per 100 of their tasks (their health and the
+stability window), and one batched NATS round for all of them (`controller.gate`). The
+DescribeServices, the task reads of services already in their stability window and the NATS
+round run at once, so the poll that ends a window costs one round trip, not three.
+`apply`, `rollback` and the operator all wait through `RolloutWatcher`.
 """
 from __future__ import annotations
 
@@ -139,31 +142,43 @@ class RolloutWatcher:
         return wait
 
     async def poll(self, pending: list[Rollout]) -> None:
+        """One poll. DescribeServices, the tasks of rollouts already in their stability window and the
+        NATS round run at once; the tasks of rollouts ECS just completed are read right after."""
         self.polls += 1
-        try:
-            states = await ecs.describe_services(self.aws, self.cluster, [r.service for r in pending])
-        except CloudError as exc:
+        gated = [r for r in pending if r.gate_target is not None] if self.gate is not None and self.gate.active else []
+        holding = [r for r in pending if r.stability.since is not None]
+        described, (error, read_from, read_at), verdicts = await asyncio.gather(
+            self._describe([r.service for r in pending]), self._read_tasks_timed(holding),
+            self.gate.round([r.gate_target for r in gated]) if gated else _nothing())  # type: ignore[union-attr, misc]
+        if isinstance(described, CloudError):
             for r in pending:
                 if time.monotonic() > r.deadline:
-                    r.settle(False, f"timed out; last error: {exc}", "deadline")
+                    r.settle(False, f"timed out; last error: {described}", "deadline")
             return
-        self.last.update(states)
-        settled_by_ecs = [r for r in pending if self._ecs_step(r, states.get(r.service))]
+        self.last.update(described)
+        settled_by_ecs = [r for r in pending if self._ecs_step(r, described.get(r.service))]
         live = [r for r in pending if r not in settled_by_ecs and not r.done.done()]
-        # the tasks' health and the NATS round at once; the stability window is timed by the task reads
-        gated = [r for r in live if r.gate_target is not None] if self.gate is not None and self.gate.active else []
-        (error, read_from, read_at), verdicts = await asyncio.gather(
-            self._read_tasks_timed([r for r in live if (r.ecs is not None and r.ecs.completed)
-                                    or r.stability.since is not None]),
-            self.gate.round([r.gate_target for r in gated]) if gated else _nothing())  # type: ignore[union-attr, misc]
+        reads = {id(r): (read_from, read_at) for r in holding}
+        fresh = [r for r in live if id(r) not in reads and r.ecs is not None and r.ecs.completed]
+        if fresh:
+            more, began, done = await self._read_tasks_timed(fresh)
+            error = error or more
+            reads.update({id(r): (began, done) for r in fresh})
         if error is not None:
             for r in live:
                 r.ecs = EcsVerdict(False, message=f"cannot read tasks: {error}")
         for r in gated:
             r.serving = verdicts.get(r.gate_target.service)  # type: ignore[union-attr]
+        now = time.monotonic()
         for r in live:
-            self._decide(r, read_from, read_at)
+            self._decide(r, *reads.get(id(r), (now, now)))
         self.reporter.progress(self.rows())
+
+    async def _describe(self, services: list[str]) -> dict[str, ServiceState] | CloudError:
+        try:
+            return await ecs.describe_services(self.aws, self.cluster, services)
+        except CloudError as exc:
+            return exc
 
     async def _read_tasks_timed(self, rollouts: list[Rollout]) -> tuple[CloudError | None, float, float]:
         """(the error reading tasks, or None; when the read began; when it was complete)."""
