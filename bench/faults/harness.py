@@ -123,5 +123,12 @@ def rollouts(writes: list[list[Any]] | list[tuple[Any, ...]]) -> Counter[str]:
     return Counter(name for op, name, status in writes if op == "ecs.UpdateService" and status < 300)
 
 
+def rollouts_started(updates: list[list[Any]] | list[tuple[Any, ...]]) -> Counter[str]:
+    """Rollouts per service from the proxy's UpdateService log: distinct task definitions asked for.
+    A retried UpdateService whose first reply was lost names the same revision and starts nothing
+    (ECS starts a deployment only for a new task definition)."""
+    return Counter(service for service, _td in {tuple(u) for u in updates})
+
+
 def registrations(writes: list[list[Any]] | list[tuple[Any, ...]]) -> Counter[str]:
     return Counter(name for op, name, status in writes if op == "ecs.RegisterTaskDefinition" and status < 300)

@@ -19,7 +19,8 @@ SIGKILLs that process before relaying the reply (a crash at a chosen moment).
 
 Control endpoints (not forwarded):
     POST /_faults/config  JSON: rate, kinds, ops, latency, seed, rules, kill_pid, kill_after_writes
-    GET  /_faults/stats   {"forwarded": {op: n}, "faults": {kind: n}, "writes": [[op, name, status], ...]}
+    GET  /_faults/stats   {"forwarded": {op: n}, "faults": {kind: n}, "writes": [[op, name, status], ...],
+                           "updates": [[service, family:revision], ...]}
     POST /_faults/reset   zero the stats
 """
 from __future__ import annotations
@@ -70,6 +71,16 @@ def resource_name(body: bytes) -> str:
     return ""
 
 
+def task_definition(body: bytes) -> str:
+    """The task definition an UpdateService request asks for ("" for a scale-only update)."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return ""
+    value = doc.get("taskDefinition") if isinstance(doc, dict) else None
+    return value.rsplit("/", 1)[-1] if isinstance(value, str) else ""
+
+
 @dataclass
 class Config:
     rate: float = 0.0
@@ -110,10 +121,13 @@ class FaultProxy(ThreadingHTTPServer):
             self.forwarded: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
             self.writes: list[tuple[str, str, int]] = []
+            # answered UpdateService calls that name a task definition: (service, task definition)
+            self.updates: list[tuple[str, str]] = []
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            return {"forwarded": dict(self.forwarded), "faults": dict(self.faults), "writes": list(self.writes)}
+            return {"forwarded": dict(self.forwarded), "faults": dict(self.faults), "writes": list(self.writes),
+                    "updates": list(self.updates)}
 
     def choose(self, op: str, body: bytes) -> str | None:
         with self.lock:
@@ -224,6 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             self.server.forwarded[op] += 1
             if is_write(op):
                 self.server.writes.append((op, resource_name(body), resp.status))
+                if op == "ecs.UpdateService" and resp.status < 300 and (td := task_definition(body)):
+                    self.server.updates.append((resource_name(body), td))
                 if resp.status < 300:
                     self.server.writes_answered += 1
                     cfg = self.server.config

@@ -13,7 +13,9 @@ Scenarios (each on a fleet of its own cluster, every apply a real `fleetctl` pro
 
 Writes bench/results/reliability.md and .json (reliability-<scenarios>.* with --only): runs,
 converged, duplicate revisions, extra rollouts (UpdateService beyond one per changed service),
-tracebacks, exit codes, seconds per scenario.
+tracebacks, exit codes, seconds per scenario. An extra rollout is an UpdateService that asks a
+service for a second, different revision; a retried UpdateService naming the same revision (its
+first reply was lost) starts no deployment and is listed in the notes.
 """
 from __future__ import annotations
 
@@ -102,27 +104,35 @@ def row(name: str, runs: int, converged: int, dup: int, extra: int, tracebacks: 
             "extraRollouts": extra, "tracebacks": tracebacks, "notes": notes}
 
 
+def _extra(stats: dict[str, Any]) -> int:
+    """Rollouts beyond one per service since the proxy's last reset: UpdateService calls asking a
+    service for a second, different task definition (a retry naming the same one starts nothing)."""
+    return sum(n - 1 for n in harness.rollouts_started(stats["updates"]).values() if n > 1)
+
+
 def faulted_changes(sb: Any, url: str, args: Any, work: Path, name: str, **faults: Any) -> dict[str, Any]:
     fleet = Fleet(sb, url, args.services, work)
     try:
         assert fleet.apply().code == 0, "initial apply failed"
-        converged = dup = extra = tb = 0
+        converged = dup = extra = tb = retried = 0
         codes = []
         for i in range(args.runs):
             fleet.change_all(f"{name}-{i}")
             harness.control(url, "reset")
             harness.configure(url, **faults)
             res = fleet.apply()
-            writes = harness.control(url, "stats")["writes"]
+            stats = harness.control(url, "stats")
             harness.configure(url)
             codes.append(res.code)
             tb += res.traceback
-            extra += sum(n - 1 for n in harness.rollouts(writes).values() if n > 1)
+            extra += _extra(stats)
+            retried += sum(n - 1 for n in harness.rollouts(stats["writes"]).values() if n > 1)
             if res.code != 0:  # faults beyond retries: a clean re-run must finish the job
                 fleet.apply()
             converged += fleet.converged()
             dup = fleet.duplicates()
-        return row(name, args.runs, converged, dup, extra, tb, f"exit codes {codes}")
+        return row(name, args.runs, converged, dup, extra, tb,
+                   f"exit codes {codes}; {retried} UpdateService retried with the same revision (no new rollout)")
     finally:
         fleet.delete()
 
@@ -141,8 +151,7 @@ def crash_points(sb: Any, url: str, args: Any, work: Path) -> dict[str, Any]:
             killed += res.code == -9
             again = fleet.apply()
             tb += res.traceback + again.traceback
-            writes = harness.control(url, "stats")["writes"]
-            extra += sum(n - 1 for n in harness.rollouts(writes).values() if n > 1)
+            extra += _extra(harness.control(url, "stats"))
             converged += again.code == 0 and fleet.converged()
         return row(f"crash@{','.join(map(str, points))} writes, then re-run", len(points), converged,
                    fleet.duplicates(), extra, tb, f"{killed} killed mid-apply")
@@ -201,8 +210,7 @@ def two_applies(sb: Any, url: str, args: Any, work: Path) -> dict[str, Any]:
         harness.configure(url)
         # the holder is the first apply, or the waiting one when the first was already done
         named = refused.code == 2 and any(f"pid {p.pid} " in refused.stderr for p in (first, waiting))
-        writes = harness.control(url, "stats")["writes"]
-        extra = sum(n - 1 for n in harness.rollouts(writes).values() if n > 1)
+        extra = _extra(harness.control(url, "stats"))
         tb = int(refused.traceback) + int("Traceback (most recent call last)" in waited_err)
         return row("three applies at once (one waits --lock-timeout 3m, one gives up after 1s)", 1,
                    int(fleet.converged()), fleet.duplicates(), extra, tb,
@@ -232,8 +240,7 @@ def controller_and_apply(sb: Any, url: str, args: Any, work: Path) -> dict[str, 
         harness.control(url, "reset")
         user = harness.run_fleetctl("apply", str(other), "--tf-outputs", str(fleet.outputs), "--lock-timeout", "2s")
         time.sleep(3)  # a few more controller passes
-        writes = harness.control(url, "stats")["writes"]
-        flips = sum(harness.rollouts(writes).values())
+        flips = sum(harness.rollouts_started(harness.control(url, "stats")["updates"]).values())
         named = user.code == 2 and "controller run" in user.stderr
     finally:
         controller.send_signal(signal.SIGTERM)
