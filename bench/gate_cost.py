@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import Bench, fleetctl_env, log, run_timed, summary  # noqa: E402
 
-FLEETCTL = [sys.executable, "-m", "cli"]
+FLEETCTL = [sys.executable, "-m", "fleetctl.cli"]
 
 
 def bump(bench: Bench, fleet, mode: str, min_ready: float) -> dict:

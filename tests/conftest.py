@@ -24,7 +24,7 @@ class CliResult:
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
     """Run `fleetctl` as a user would: a separate process, real exit code and streams."""
     proc = subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "fleetctl.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -52,7 +52,7 @@ def point_outputs_at(outputs: Path, proxy_url: str) -> None:
 
 
 def _cmd(args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "cli", *args]
+    return [sys.executable, "-m", "fleetctl.cli", *args]
 
 
 def _env(env: dict[str, str] | None) -> dict[str, str]:

@@ -31,7 +31,7 @@ def test_argument_then_environment_then_default_file(tmp_path, monkeypatch):
 def _run_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     full.pop(ENV_MANIFEST, None) if env is None or ENV_MANIFEST not in env else None
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "fleetctl.cli", *args], cwd=cwd, capture_output=True, text=True,
                           env=full, timeout=60)
 
 

@@ -70,7 +70,7 @@ class Watch:
 
 
 async def _cli(fleet: Any, *args: str, timeout: float = 150) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "cli", *args, cwd=REPO,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "fleetctl.cli", *args, cwd=REPO,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
@@ -176,7 +176,7 @@ async def test_canaries_abort_wait_promote_and_resume(make_fleet, sandbox_handle
 
 async def _kill_apply_mid_bake(fleet: Any, ecs: Any) -> tuple[Any, str]:
     """SIGKILL a running apply once its canary bakes; returns the canary's createdAt and bake start."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "cli", *_apply_args(fleet), cwd=REPO,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "fleetctl.cli", *_apply_args(fleet), cwd=REPO,
                                                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 90

@@ -47,7 +47,7 @@ class Runner:
         bin_dir = tmp / "bin"
         bin_dir.mkdir(exist_ok=True)
         shim = bin_dir / "fleetctl"
-        shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m cli \"$@\"\n")
+        shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m fleetctl.cli \"$@\"\n")
         shim.chmod(0o755)
         self.summary = tmp / "summary.md"
         self.env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{bin_dir}:{os.environ['PATH']}",

@@ -55,7 +55,7 @@ def test_select_services_wait_and_watch(make_fleet, tmp_path):
     assert diff.code == 0 and body["inSync"] is True and body["unchanged"] == ["settings"]
 
     # status --watch: the live view on stderr until Ctrl-C, then the table on stdout
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "status", m, *tf, "-s", "settings", "--watch",
+    proc = subprocess.Popen([sys.executable, "-m", "fleetctl.cli", "status", m, *tf, "-s", "settings", "--watch",
                              "--interval", "500ms"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=os.environ.copy())
     try:
@@ -77,7 +77,7 @@ def test_select_services_wait_and_watch(make_fleet, tmp_path):
     state = tmp_path / "terraform.tfstate"
     state.write_text(_state(outputs))
     assert run_cli("plan", m, "--tf-outputs", str(state), "-s", "settings").code == 0
-    piped = subprocess.run([sys.executable, "-m", "cli", "plan", m, "--tf-outputs", "-", "-s", "settings"],
+    piped = subprocess.run([sys.executable, "-m", "fleetctl.cli", "plan", m, "--tf-outputs", "-", "-s", "settings"],
                            cwd=REPO, input=json.dumps(outputs), capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0, piped.stderr
     state.write_text(_state(outputs, sensitive=("ecs_cluster_name",)))
@@ -86,7 +86,7 @@ def test_select_services_wait_and_watch(make_fleet, tmp_path):
     old = tmp_path / "old.tfstate"
     old.write_text(json.dumps({"version": 3, "serial": 1, "lineage": "x", "modules": [], "outputs": {}}))
     assert "version 3" in run_cli("validate", m, "--tf-outputs", str(old)).stderr
-    empty = subprocess.run([sys.executable, "-m", "cli", "validate", m, "--tf-outputs", "-"], cwd=REPO, input="",
+    empty = subprocess.run([sys.executable, "-m", "fleetctl.cli", "validate", m, "--tf-outputs", "-"], cwd=REPO, input="",
                            capture_output=True, text=True, timeout=60)
     assert empty.returncode == 2 and "nothing on stdin" in empty.stderr
 

@@ -66,7 +66,7 @@ def test_logs_newest_task_first_task_filter_and_follow(make_fleet, sandbox_handl
     assert run_cli("logs", "language_system", *args, "--since", "ten minutes").code == 2
 
     # -f is --follow (kubectl's, docker's), the manifest is -m
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "logs", "language_system", *args, "-f",
+    proc = subprocess.Popen([sys.executable, "-m", "fleetctl.cli", "logs", "language_system", *args, "-f",
                              "--since", "1s"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=os.environ.copy())
     try:

@@ -78,7 +78,7 @@ async def test_operator_creates_heals_drift_and_follows_manifest_edits(make_flee
 def test_controller_process_stops_cleanly_on_sigterm(make_fleet):
     fleet = make_fleet(["language_system"])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "controller", "run", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
+        [sys.executable, "-m", "fleetctl.cli", "controller", "run", str(fleet.manifest), "--tf-outputs", str(fleet.outputs),
          "--interval", "1s", "--health-port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
     )

@@ -73,7 +73,7 @@ def _commands(manifest: str, outputs: str, creds: str, service: str) -> dict[str
 
 def _controller_run(manifest: str, outputs: str) -> object:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "controller", "run", manifest, "--tf-outputs", outputs,
+        [sys.executable, "-m", "fleetctl.cli", "controller", "run", manifest, "--tf-outputs", outputs,
          "--interval", "1s", "--health-port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ENV},
     )
