@@ -70,3 +70,13 @@ async def test_gather_limited_keeps_order_bounds_concurrency_and_raises_the_firs
         await gather_limited(3, work, range(20))
     await asyncio.sleep(0.01)
     assert running == 0   # the rest were cancelled, none left running
+
+
+def test_epoch_timestamps_parse_to_the_same_instant_as_botocore() -> None:
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    from fleetctl.controller.aws.client import parse_timestamp
+
+    for value in (1_700_000_000, 1_700_000_000.123, "1700000000.5", "2026-11-30T07:00:00Z", "2026-11-30T07:00:00.5+02:00"):
+        ours, theirs = parse_timestamp(value), botocore_parse(value)
+        assert ours == theirs and ours.tzinfo is not None
