@@ -85,6 +85,7 @@ class Moto:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_fixes.apply()
+        _index_service_lookups()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.server.start()
         host, port = self.server.get_host_and_port()
@@ -165,6 +166,24 @@ class Moto:
                                 **({"reason": container_reason} if container_reason else {})}
                                for c in td.container_definitions]
             tasks[task.task_arn] = task
+
+
+def _index_service_lookups() -> None:
+    """moto finds a service by name by computing the ARN of every service in the account: at
+    5,000 services seeding them took minutes (quadratic). A name is looked up in moto's own
+    `cluster:name` index first; ARNs and misses take moto's way."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend._get_service
+    if getattr(original, "indexed", False):
+        return
+
+    def _get_service(self: Any, cluster_str: str, service_str: str) -> Any:
+        found = self.services.get(f"{self._get_cluster(cluster_str).name}:{service_str}")
+        return found if found is not None else original(self, cluster_str, service_str)
+
+    _get_service.indexed = True  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend._get_service = _get_service  # type: ignore[method-assign]
 
 
 class ProxyProc:
