@@ -134,6 +134,7 @@ def parse_manifest(
     outputs_failed, note = _use_outputs(interp, data, base_dir, tf_outputs, require_tf_outputs, add)
     errors: list[tuple[tuple[str | int, ...], str]] = []
     resolved = interp.walk(data, (), errors)
+    located.data = data = None  # only the resolved copy is read from here: the raw tree goes before validation
     for path, message in errors:
         add(path, message)
     if interp.unresolved and require_tf_outputs and interp.outputs is None and not outputs_failed:
@@ -171,7 +172,7 @@ def _read_yaml(text: str, source: str) -> Any:
     if not text.strip():
         raise _one(source, "empty manifest: expected apiVersion, kind, metadata and spec")
     try:
-        located = load_located(text)
+        located = load_located(text, lines=False)  # found again only for an issue's line
     except YamlSyntaxError as exc:
         raise ManifestError([ManifestIssue(source, "", str(exc), exc.line)]) from None
     data = located.data

@@ -23,9 +23,13 @@ class Located:
     duplicates: list[tuple[Path, int]] = field(default_factory=list)
     # plain scalars YAML 1.1 turns into something other than what was written (`NO`, `0755`, `12:30`)
     coerced: list[tuple[Path, int, str]] = field(default_factory=list)
+    # read without `lines`: the text, read again for them when a line is first asked for
+    text: str | None = field(default=None, repr=False)
 
     def line_of(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
+        if self.text is not None:
+            self.lines, self.text = load_located(self.text).lines, None
         for end in range(len(path), -1, -1):
             line = self.lines.get(tuple(path[:end]))
             if line is not None:
@@ -78,14 +82,20 @@ class _SafeLoader(_Parser, yaml.composer.Composer, yaml.constructor.SafeConstruc
         return tag
 
 
-def load_located(text: str) -> Located:
+def load_located(text: str, *, lines: bool = True) -> Located:
     """Parse exactly one YAML document into data with line numbers.
 
     Built straight from libyaml's events with an explicit stack: no node tree is composed and
-    nothing recurses, so depth, alias loops and alias bombs are bounded here, event by event."""
+    nothing recurses, so depth, alias loops and alias bombs are bounded here, event by event.
+    `lines=False`: the line of every path is found only if one is asked for (`line_of` reads
+    the text again), which a valid manifest never does: a tuple per value less to build and
+    to hold while the manifest is validated. Duplicates and coercions keep their lines."""
     loader = _SafeLoader(text)
     try:
-        return _EventBuilder(loader).run()
+        located = _EventBuilder(loader, lines).run()
+        if not lines:
+            located.text = text
+        return located
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
@@ -123,8 +133,9 @@ class _Frame:
 
 
 class _EventBuilder:
-    def __init__(self, loader: _SafeLoader) -> None:
+    def __init__(self, loader: _SafeLoader, lines: bool = True) -> None:
         self.loader = loader
+        self.track = lines
         self.out = Located(data=None)
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int, int]] = {}   # name -> (value, nodes, depth)
@@ -146,7 +157,7 @@ class _EventBuilder:
         return self.out
 
     def _document(self, get: Any) -> None:
-        stack, lines, resolve = self.stack, self.out.lines, self.loader.resolve
+        stack, lines, resolve, track = self.stack, self.out.lines, self.loader.resolve, self.track
         scalar_event = yaml.ScalarEvent
         while True:
             event = get()
@@ -162,7 +173,8 @@ class _EventBuilder:
                 frame.nodes += 1
                 result = frame.result
                 if result.__class__ is list:
-                    lines.setdefault((*frame.path, len(result)), line)
+                    if track:
+                        lines.setdefault((*frame.path, len(result)), line)
                     result.append(event.value)
                 elif frame.key is _NO_KEY:
                     frame.key, frame.key_line = event.value, line
@@ -218,7 +230,8 @@ class _EventBuilder:
         self._new_anchor(event)
         self._count(1, line)
         path = self._child_path()
-        self.out.lines.setdefault(path, line)
+        if self.track:
+            self.out.lines.setdefault(path, line)
         self.stack.append(_Frame(result, path, event.anchor, line))
 
     def _alias(self, event: Any, line: int) -> bool:
@@ -240,14 +253,14 @@ class _EventBuilder:
             self._count(1, line)
         if not self.stack:
             self.out.data = value
-            if not opened:
+            if not opened and self.track:
                 self.out.lines.setdefault((), line)
             return True
         frame = self.stack[-1]
         frame.nodes += nodes
         frame.depth = max(frame.depth, depth + 1)
         if isinstance(frame.result, list):
-            if not opened:
+            if not opened and self.track:
                 self.out.lines.setdefault((*frame.path, len(frame.result)), line)
             frame.result.append(value)
         elif frame.key is _NO_KEY:
@@ -266,10 +279,10 @@ class _EventBuilder:
         if key is _MergeKey:
             frame.merges = (frame.merges or []) + (value if isinstance(value, list) else [value])
             return
-        child = (*frame.path, key if key.__class__ is str else str(key))
         if key in frame.result:  # merged keys join at the end: these are explicit ones only
-            self.out.duplicates.append((child, frame.key_line))
-        self.out.lines[child] = frame.key_line
+            self.out.duplicates.append(((*frame.path, key if key.__class__ is str else str(key)), frame.key_line))
+        if self.track:
+            self.out.lines[(*frame.path, key if key.__class__ is str else str(key))] = frame.key_line
         frame.result[key] = value
 
     def _close(self, frame: _Frame) -> Any:
