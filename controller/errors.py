@@ -31,16 +31,22 @@ class ManifestIssue:
         return {"source": self.source, "line": self.line, "path": self.path, "message": self.message}
 
 
+def _clip(line: str, width: int) -> str:
+    return line if len(line) <= width else f"{line[:width]}… ({len(line)} characters)"
+
+
 class ManifestError(FleetError):
     """The manifest cannot be used. Terminal: retrying does not help."""
 
     SHOWN = 50
     """Issues the message lists, one line each (all of them stay in `issues`): a mutated manifest can
     have thousands, and a screenful says what is wrong as well as all of them would."""
+    WIDTH = 1000
+    """Characters of one issue's line: a line that quotes a huge value is cut, and says how long it was."""
 
     def __init__(self, issues: list[ManifestIssue]):
         self.issues = issues
-        lines = [str(i) for i in issues[: self.SHOWN]]
+        lines = [_clip(str(i), self.WIDTH) for i in issues[: self.SHOWN]]
         if len(issues) > self.SHOWN:
             lines.append(f"... and {len(issues) - self.SHOWN} more issue(s)")
         super().__init__("\n".join(lines))
