@@ -173,6 +173,9 @@ def half_faults(sb: Any, url: str, args: Any, work: Path) -> dict[str, Any]:
             harness.configure(url)
             codes.append(res.code)
             tb += res.traceback
+            if res.traceback:  # keep the evidence next to the results
+                RESULTS.mkdir(exist_ok=True)
+                (RESULTS / f"traceback-half-{i}.txt").write_text(res.stderr[-20000:])
             wrote = any(op.startswith("ecs.") and status < 300 for op, _n, status in stats["writes"])
             if res.code == 2:
                 honest += not wrote  # 2 is honest only when nothing was changed
