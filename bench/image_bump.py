@@ -2,6 +2,7 @@
 is complete, and the AWS calls it took.
 
     .venv/bin/python bench/image_bump.py [--repeat 3] [--ecs-deploy-k 6] [--aws-cli-k 3]
+    .venv/bin/python bench/image_bump.py --cheap [--repeat 3]   # near-free containers, fleetctl only
 
 Each tool gets a cluster of its own with the services applied from manifests/local.yaml
 (desiredCount 1, images pinned by digest). Before each run a new tag (so a new digest) is
