@@ -278,9 +278,12 @@ def _cloud_error(service: str, operation: str, exc: Exception, endpoint: str | N
         return CloudError(op, "ParamValidation", " ".join(str(exc).split()))
     if isinstance(exc, CloudError):
         return exc
+    from aiohttp import ClientError as HttpClientError
     from botocore.exceptions import BotoCoreError
 
-    if isinstance(exc, (BotoCoreError, OSError)):
+    # aiohttp's own errors escape botocore's mapping while a response body is read (a
+    # connection dropped mid-body: ClientPayloadError, ServerDisconnectedError)
+    if isinstance(exc, (BotoCoreError, OSError, HttpClientError)):
         # connection closed/reset, read timeouts: the server may or may not have acted
         return CloudError(op, type(exc).__name__, str(exc), retryable=True)
     raise exc
