@@ -50,7 +50,7 @@ class HealthProbe:
             try:
                 self.probe = subprocess.Popen(
                     self.check.argv,
-                    cwd=self.workdir,
+                    cwd=self.workdir or None,  # no fleet checkout named: the runner's own directory
                     env=self.spec.env,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -105,7 +105,7 @@ class ContainerProcess:
         try:
             self.popen = subprocess.Popen(
                 self.spec.argv,
-                cwd=self.workdir,
+                cwd=self.workdir or None,  # no fleet checkout named: the runner's own directory
                 env=self.spec.env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
