@@ -208,7 +208,8 @@ async def _operator_resumes(fleet: Any) -> list[str]:
     seen = Seen()
     logger = logging.getLogger("fleetctl.controller")
     logger.addHandler(seen)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the loggers' isEnabledFor cache
     op = Operator(fleet.manifest, tf_outputs=fleet.outputs, interval=1.0, progress_interval=0.5, health_port=None)
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(op.run(stop, ready))
