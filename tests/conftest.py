@@ -50,13 +50,23 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-async def client(nats_server):
-    """A plain nats-py connection to `nats_server`, JetStream ready."""
-    import nats
-
+async def jetstream_ready(nats_server):
+    """`nats_server` answers JetStream API requests (checked once, on a connection that is closed again)."""
     from sdk.testing import wait_for_jetstream
 
     await wait_for_jetstream(nats_server.url)
-    connection = await nats.connect(nats_server.url)
+    return nats_server
+
+
+@pytest.fixture
+async def client(jetstream_ready):
+    """A plain nats-py connection to `nats_server`, JetStream ready; a fresh one for each test.
+
+    Not shared across tests: between async tests the event loop does not run, so a long-lived
+    connection cannot answer the server's PINGs, and after minutes of synchronous tests the server
+    closes it as stale; subscribe and flush on the reconnecting client then do not reach the server."""
+    import nats
+
+    connection = await nats.connect(jetstream_ready.url)
     yield connection
     await connection.close()

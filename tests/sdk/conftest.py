@@ -44,7 +44,7 @@ def sdk_nats(nats_server: NatsServer) -> NatsServer:
     return nats_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def sdk_client(client: Client) -> Client:
     return client
 

@@ -6,15 +6,15 @@ import asyncio
 import time
 from typing import AsyncIterator
 
+import nats
 import pytest
-from nats.aio.client import Client
 
 from fleet_support import Fleet, manifest_services, service_env, wait_for_ping
 from sdk.testing import NatsServer, ServiceProcess, free_port
 
 
 @pytest.fixture(scope="session")
-async def fleet(nats_server: NatsServer, client: Client, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
+async def fleet(nats_server: NatsServer, jetstream_ready: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
     logs = tmp_path_factory.mktemp("fleet-logs")
     gateway_port = free_port()
     processes = {
@@ -25,10 +25,14 @@ async def fleet(nats_server: NatsServer, client: Client, tmp_path_factory: pytes
     }
     fleet = Fleet(nats_server, processes, gateway_port)
     deadline = time.monotonic() + 60
+    # A connection of its own, closed again: a session-long one would go stale (see the `client` fixture).
+    client = await nats.connect(nats_server.url)
     try:
         await asyncio.gather(*(wait_for_ping(client, name, deadline) for name in processes))
     except Exception:
         pytest.fail(f"the fleet did not come up:\n{fleet.logs()}")
+    finally:
+        await client.close()
     yield fleet
     for process in processes.values():
         if process.process is not None and process.process.poll() is None:

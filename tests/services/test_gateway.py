@@ -9,7 +9,6 @@ from typing import AsyncIterator
 import aiohttp
 import nats
 import pytest
-from nats.aio.client import Client
 
 from fleet_support import Fleet, service_env, wait_for_ping
 from sdk.testing import NatsServer, ServiceProcess, free_port, wait_for_port
@@ -61,31 +60,36 @@ async def test_health_and_ready(fleet: Fleet) -> None:
 
 
 @pytest.fixture(scope="module")
-async def lonely_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[int, Client, NatsServer]]:
+async def lonely_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[int, NatsServer]]:
     """A gateway on its own nats-server where no service runs."""
     server = NatsServer(tmp_path_factory.mktemp("lonely-nats")).start()
     port = free_port()
     env = service_env(server.url, "gateway", GATEWAY_PORT=str(port), GATEWAY_REQUEST_TIMEOUT="1")
     gateway = ServiceProcess("gateway", env, tmp_path_factory.mktemp("lonely") / "gateway.log").start()
-    client = await nats.connect(server.url)
     try:
-        await wait_for_ping(client, "gateway", time.monotonic() + 20)
+        # Connections are per test: one kept for the module would not answer the server's PINGs
+        # while synchronous tests run, and one test restarts this server.
+        client = await nats.connect(server.url)
+        try:
+            await wait_for_ping(client, "gateway", time.monotonic() + 20)
+        finally:
+            await client.close()
         wait_for_port(port, 10)
-        yield port, client, server
+        yield port, server
     finally:
-        await client.close()
         gateway.terminate()
         server.stop()
 
 
-async def test_503_without_responders(lonely_gateway: tuple[int, Client, NatsServer]) -> None:
-    port, _, _ = lonely_gateway
+async def test_503_without_responders(lonely_gateway: tuple[int, NatsServer]) -> None:
+    port, _ = lonely_gateway
     status, body = await post(port, "/v1/auth/issue", {"subject": "p"})
     assert status == 503 and body["code"] == "no_responders"
 
 
-async def test_504_when_nobody_answers_in_time(lonely_gateway: tuple[int, Client, NatsServer]) -> None:
-    port, client, _ = lonely_gateway
+async def test_504_when_nobody_answers_in_time(lonely_gateway: tuple[int, NatsServer]) -> None:
+    port, server = lonely_gateway
+    client = await nats.connect(server.url)
     received = asyncio.Event()
 
     async def silent(msg: nats.aio.msg.Msg) -> None:
@@ -100,10 +104,11 @@ async def test_504_when_nobody_answers_in_time(lonely_gateway: tuple[int, Client
         assert received.is_set() and time.monotonic() - started < 3
     finally:
         await subscription.unsubscribe()
+        await client.close()
 
 
-async def test_readyz_follows_the_nats_connection(lonely_gateway: tuple[int, Client, NatsServer]) -> None:
-    port, _, server = lonely_gateway
+async def test_readyz_follows_the_nats_connection(lonely_gateway: tuple[int, NatsServer]) -> None:
+    port, server = lonely_gateway
     assert await get(port, "/readyz") == 200
     server.kill()
     try:
