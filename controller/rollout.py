@@ -105,6 +105,7 @@ class RolloutWatcher:
         self.rollouts: dict[str, Rollout] = {}
         self.last: dict[str, ServiceState] = {}
         self.polls = 0
+        self.last_poll_seconds = 0.0   # how long the last poll took
         self._wake = asyncio.Event()
 
     def watch(self, service: str, target: str | None, timeout: float, since: datetime, *,
@@ -134,17 +135,29 @@ class RolloutWatcher:
             r.settle(False, "stopped before the rollout finished", "stopped")
 
     def _next_poll_in(self) -> float:
-        """The poll interval, or sooner when a stability window ends before it."""
+        """The poll interval, or the end of a stability window when it comes sooner — or not much
+        later: a poll that began shortly before a window ended cannot hold it, and the poll right
+        after it would add a second poll's duration to the gate's wait."""
         now, wait = time.monotonic(), self.poll_interval
-        for r in self.rollouts.values():
-            if not r.done.done() and r.stability.since is not None:
-                wait = min(wait, max(r.stability.since + r.stability.min_ready - now, 0.0) + 0.01)
+        ends = [r.stability.since + r.stability.min_ready - now for r in self.rollouts.values()
+                if not r.done.done() and r.stability.since is not None]
+        if ends:
+            first = max(min(ends), 0.0) + 0.01
+            if first <= wait + self.last_poll_seconds:
+                wait = first
         return wait
 
     async def poll(self, pending: list[Rollout]) -> None:
         """One poll. DescribeServices, the tasks of rollouts already in their stability window and the
         NATS round run at once; the tasks of rollouts ECS just completed are read right after."""
         self.polls += 1
+        began = time.monotonic()
+        try:
+            await self._poll(pending)
+        finally:
+            self.last_poll_seconds = time.monotonic() - began
+
+    async def _poll(self, pending: list[Rollout]) -> None:
         gated = [r for r in pending if r.gate_target is not None] if self.gate is not None and self.gate.active else []
         holding = [r for r in pending if r.stability.since is not None]
         described, (error, read_from, read_at), verdicts = await asyncio.gather(
@@ -221,14 +234,20 @@ class RolloutWatcher:
         return False
 
     async def _read_tasks(self, rollouts: list[Rollout]) -> None:
-        """Live tasks of each rollout's revision: ListTasks per service, DescribeTasks in batches of 100."""
+        """Live tasks of each rollout's revision, DescribeTasks in batches of 100. A rollout in its
+        stability window is read by the ARNs the window holds (no ListTasks round trip first: a task
+        that stopped answers STOPPED, or is missing, and breaks the window either way); the others
+        are listed first, per service or, for many services, once for the cluster."""
         if not rollouts:
             return
-        if len(rollouts) >= CLUSTER_LIST_FROM:  # many services at once: one paginated ListTasks for the cluster
-            every = await ecs.list_task_arns(self.aws, self.cluster)
-        else:
-            arns = await asyncio.gather(*(ecs.list_task_arns(self.aws, self.cluster, r.service) for r in rollouts))
-            every = [a for chunk in arns for a in chunk]
+        known = [r for r in rollouts if r.stability.since is not None and r.stability.seen]
+        listed = [r for r in rollouts if r.stability.since is None or not r.stability.seen]
+        every = [arn for r in known for arn in sorted(r.stability.seen)]
+        if len(listed) >= CLUSTER_LIST_FROM:  # many services at once: one paginated ListTasks for the cluster
+            every += await ecs.list_task_arns(self.aws, self.cluster)
+        elif listed:
+            arns = await asyncio.gather(*(ecs.list_task_arns(self.aws, self.cluster, r.service) for r in listed))
+            every += [a for chunk in arns for a in chunk]
         every = list(dict.fromkeys(every))
         tasks = await ecs.describe_tasks(self.aws, self.cluster, every) if every else []
         for r in rollouts:
