@@ -109,11 +109,12 @@ class Bench:
     fleets: list[BenchFleet] = field(default_factory=list)
 
     @classmethod
-    def start(cls, work: Path) -> "Bench":
+    def start(cls, work: Path, config: Any = None) -> "Bench":
+        """`config`: the sandbox daemon's SandboxConfig (default: its defaults, as users run it)."""
         from fleetctl.sandbox import api
 
         work.mkdir(parents=True, exist_ok=True)
-        info = api.ensure_running(work / "sandbox")
+        info = api.ensure_running(work / "sandbox", config)
         proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "countproxy.py"), "--upstream", info.endpoint_url],
                                 stdout=subprocess.PIPE, text=True)
         line = proc.stdout.readline().strip() if proc.stdout else ""

@@ -195,26 +195,29 @@ def run(bench: Bench, fleets: dict[str, BenchFleet], *, repeat: int) -> dict:
 CHEAP_COMMAND = ["sleep", "86400"]   # a process the sandbox starts in milliseconds, that stays up
 
 
-def make_cheap(fleet: BenchFleet) -> BenchFleet:
+def make_cheap(fleet: BenchFleet, min_ready: float | None = None) -> BenchFleet:
     """The fleet with every container a `sleep`: no Python to start, no health check to pass,
     no NATS responder to wait for (natsGate off), and a concurrency bound as large as the
     fleet. What is left is fleetctl's own part (plan, writes, polling, dependency waves,
-    minReadySeconds, tag writes) and the sandbox's scheduling."""
+    minReadySeconds, tag writes) and the sandbox's scheduling. `min_ready` sets minReadySeconds
+    (default: the manifest's default, 5 s; bench/run.py --quick shortens it)."""
     for svc in fleet.doc["spec"]["services"]:
         svc["command"] = list(CHEAP_COMMAND)
         svc["healthCheck"] = False
     fleet.doc["spec"]["defaults"]["healthCheck"] = False
     fleet.doc["spec"]["rollout"] = {"natsGate": "off"}
+    if min_ready is not None:
+        fleet.doc["spec"]["rollout"]["minReadySeconds"] = min_ready
     # every service rolls at once: with the default bound of 8, 23 services take three rounds
     fleet.doc["spec"]["maxConcurrency"] = max(1, min(64, len(fleet.doc["spec"]["services"])))
     fleet.write()
     return fleet
 
 
-def setup_cheap(bench: Bench, *, services: list[str] | None) -> dict[str, BenchFleet]:
-    fleets = {"fleetctl": make_cheap(bench.new_fleet("cheap", services=services))}
+def setup_cheap(bench: Bench, *, services: list[str] | None, min_ready: float | None = None) -> dict[str, BenchFleet]:
+    fleets = {"fleetctl": make_cheap(bench.new_fleet("cheap", services=services), min_ready)}
     alone = next(s["name"] for s in fleets["fleetctl"].doc["spec"]["services"] if not s.get("dependsOn"))
-    fleets["fleetctl-one"] = make_cheap(bench.new_fleet("cheapone", services=[alone]))
+    fleets["fleetctl-one"] = make_cheap(bench.new_fleet("cheapone", services=[alone]), min_ready)
     for label, f in fleets.items():
         log(f"cheap image bump set-up: applying {len(f.names)} services for {label}")
         bench.apply(f)
@@ -227,7 +230,7 @@ def run_cheap(bench: Bench, fleets: dict[str, BenchFleet], *, repeat: int) -> di
     deps = {s["name"]: s.get("dependsOn", []) for s in spec["services"]}
     out["variant"] = "containers: " + " ".join(CHEAP_COMMAND) + ", no health check, natsGate off"
     out["where_time_goes"] = {
-        "min_ready_seconds": 5,          # RolloutSpec default: every new task must stay up this long
+        "min_ready_seconds": spec["rollout"].get("minReadySeconds", 5),  # every new task must stay up this long
         "poll_interval_s": 2.0,          # ApplyOptions default: rollouts are observed every 2 s
         "dependency_depth": _depth(deps),
         "max_concurrency": spec.get("maxConcurrency"),

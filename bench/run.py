@@ -36,6 +36,14 @@ from bench.harness import REPO, Bench, bench_venv_ready, ensure_bench_venv, log,
 QUICK_SERVICES = ["model_mgmt", "state_manager", "quest"]  # a dependency chain, so waves are exercised
 
 
+def _quick_sandbox() -> Any:
+    """--quick: the sandbox with the test suite's short timings (tests/sandbox/conftest.py)."""
+    from fleetctl.sandbox.config import SandboxConfig
+
+    return SandboxConfig(startup_grace=0.5, tick=0.1, backoff_base=0.2, backoff_max=2.0, default_stop_timeout=5.0,
+                         shutdown_stop_timeout=2.0)
+
+
 def cold_start(services: int, repeat: int) -> dict:
     log(f"sandbox cold start: {repeat} runs with {services} services")
     values, created = [], []
@@ -52,15 +60,22 @@ def cold_start(services: int, repeat: int) -> dict:
             "target_met": s["median"] <= 15}
 
 
+DIAGNOSE_TASKS = {"quick": 20, "full": 100}   # stopped tasks bench/diagnose.py makes and explains
+
+
 def external(name: str, quick: bool) -> dict:
     """bench/<name>.py, written separately: its JSON output as is, or why there is none."""
     script = REPO / "bench" / f"{name}.py"
     if not script.exists():
         return {"available": False, "note": "not available"}
     log(f"{name}: running {script.name}")
-    size = {"probe": ["--services", "3" if quick else "23"], "diagnose": []}[name]
+    size = {"probe": ["--services", "3" if quick else "23"],
+            "diagnose": ["--tasks", str(DIAGNOSE_TASKS["quick" if quick else "full"])]}[name]
     reps = ["--repeat", "1"] if quick else []
-    attempts = [["--json", *size, *reps], [*size, *reps], size, []]
+    # only flags the script declares: each refused attempt is one more interpreter start-up
+    declared = script.read_text()
+    attempts = [flags for flags in ([*size, *reps, "--json"], [*size, *reps], size, [])
+                if all(f'"{f}"' in declared for f in flags if f.startswith("--"))]
     proc = None
     for flags in attempts:
         seconds, proc = run_timed([sys.executable, str(script), *flags], timeout=900)
@@ -209,7 +224,7 @@ def main() -> int:
     results["cli_startup"] = cli_startup.run(3 if quick else 15)
 
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-") as tmp:
-        bench = Bench.start(Path(tmp))
+        bench = Bench.start(Path(tmp), _quick_sandbox() if quick else None)
         try:
             log("set-up: applying the local fleet")
             local = bench.new_fleet("local", services=QUICK_SERVICES if quick else None)
@@ -227,7 +242,9 @@ def main() -> int:
             fleets = image_bump.setup(bench, local, services=None, ecs_deploy_k=1 if quick else 6,
                                       aws_cli_k=1 if quick else 3, competitors=competitors)
             results["image_bump"] = image_bump.run(bench, fleets, repeat=args.repeat or (1 if quick else 3))
-            cheap = image_bump.setup_cheap(bench, services=QUICK_SERVICES if quick else None)
+            # --quick: minReadySeconds 1, as manifests/local.yaml has (the default 5 s is a wait per dependency wave)
+            cheap = image_bump.setup_cheap(bench, services=QUICK_SERVICES if quick else None,
+                                           min_ready=1 if quick else None)
             results["image_bump_cheap"] = image_bump.run_cheap(bench, cheap, repeat=args.repeat or (1 if quick else 3))
             log(f"controller memory over {big_n} services")
             results["controller_memory"] = controller_memory.measure(bench, big, passes=2 if quick else 3)
@@ -322,7 +339,8 @@ def render_markdown(r: dict) -> str:
             "–", "–", "–", "≤ 1.2×", _yes(cb["targets"]["fleet_vs_one_service<=1.2"]))
     for name in ("diagnose", "probe"):
         e = r[name]
-        label = {"diagnose": "diagnose 100 stopped tasks", "probe": "probe the whole fleet"}[name]
+        tasks = DIAGNOSE_TASKS[r["mode"]]
+        label = {"diagnose": f"diagnose {tasks} stopped tasks", "probe": "probe the whole fleet"}[name]
         if not e["available"]:
             lines.append(f"| {label} | not available | – | – | – | – | – |")
         elif not e.get("ok"):
