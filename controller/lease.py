@@ -31,11 +31,12 @@ from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 
+from fleetctl.controller.aws import lease_item
 from fleetctl.controller.aws.client import Aws
+from fleetctl.controller.aws.lease_item import CONDITION_FAILED
 from fleetctl.controller.errors import CloudError, FleetError
 
 DEFAULT_TTL = 30.0
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class LeaseError(FleetError):
@@ -128,9 +129,7 @@ def _process_gone(record: LeaseRecord) -> bool:
 async def read(aws: Aws, table: str, fleet: str) -> LeaseRecord | None:
     """The lease item of a fleet (strongly consistent), or None if it was never taken."""
     with _table(aws, table):
-        resp = await aws.call("dynamodb", "get_item", TableName=table, Key={"fleet": {"S": fleet}},
-                              ConsistentRead=True)
-    item = resp.get("Item")
+        item = await lease_item.get(aws, table, fleet)
     return _record(item) if item else None
 
 
@@ -140,12 +139,8 @@ async def force_release(aws: Aws, table: str, fleet: str) -> LeaseRecord | None:
     if before is None or not before.held():
         return before
     try:
-        await _update(aws, table, Key={"fleet": {"S": fleet}},
-                    UpdateExpression="SET expires = :zero, released = :at",
-                    ConditionExpression="holder = :holder AND #t = :token",
-                    ExpressionAttributeNames={"#t": "token"},
-                    ExpressionAttributeValues={":zero": {"N": "0"}, ":at": {"S": _now_iso()},
-                                               ":holder": {"S": before.holder}, ":token": {"N": str(before.token)}})
+        with _table(aws, table):
+            await lease_item.release(aws, table, fleet, before.holder, before.token, _now_iso())
     except CloudError as exc:
         if exc.code != CONDITION_FAILED:
             raise
@@ -162,12 +157,6 @@ def _table(aws: Aws, table: str) -> Iterator[None]:
             raise LeaseTableMissing(f"lease table {table!r} not found in {aws.region}: terraform creates it "
                              f"(output fleet_lock_table_name) and spec.lock.table names it") from None
         raise
-
-
-async def _update(aws: Aws, table: str, **params: Any) -> dict[str, Any]:
-    """One conditional UpdateItem on the lease item."""
-    with _table(aws, table):
-        return await aws.call("dynamodb", "update_item", TableName=table, **params)
 
 
 class Lease:
@@ -195,26 +184,19 @@ class Lease:
     def held(self) -> bool:
         return self.token is not None and not self.lost.is_set()
 
-    async def _take(self, condition: str, values: dict[str, Any]) -> bool:
+    async def _take(self, *, free_at: float | None = None, from_holder: LeaseRecord | None = None) -> bool:
+        """Take the lease if it is free at `free_at`, or from `from_holder` (whose process is gone)."""
         sent, expires = time.monotonic(), time.time() + self.ttl
+        me = lease_item.Holder(self.holder, socket.gethostname(), os.getpid(), self.command, _now_iso())
         try:
-            resp = await _update(
-                self.aws, self.table, Key={"fleet": {"S": self.fleet}},
-                UpdateExpression=("SET holder = :me, host = :host, pid = :pid, command = :cmd, started = :started, "
-                                  "expires = :exp REMOVE released ADD #t :one"),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={
-                    ":me": {"S": self.holder}, ":host": {"S": socket.gethostname()}, ":pid": {"N": str(os.getpid())},
-                    ":cmd": {"S": self.command}, ":started": {"S": _now_iso()}, ":exp": {"N": f"{expires:.3f}"},
-                    ":one": {"N": "1"}, **values,
-                },
-                ReturnValues="ALL_NEW")
+            with _table(self.aws, self.table):
+                self.token = await lease_item.take(
+                    self.aws, self.table, self.fleet, me, expires, free_at=free_at,
+                    from_holder=(from_holder.holder, from_holder.token) if from_holder is not None else None)
         except CloudError as exc:
             if exc.code == CONDITION_FAILED:
                 return False
             raise
-        self.token = int(resp["Attributes"]["token"]["N"])
         self.expires, self.confirmed = expires, sent
         return True
 
@@ -225,13 +207,11 @@ class Lease:
         while True:
             now = time.time()
             # absent, expired, or ours already (a retried request whose first reply was lost)
-            if await self._take("attribute_not_exists(fleet) OR expires < :now OR holder = :me",
-                                {":now": {"N": f"{now:.3f}"}}):
+            if await self._take(free_at=now):
                 return self.token  # type: ignore[return-value]
             current = await read(self.aws, self.table, self.fleet)
             if current is not None and current.held() and _process_gone(current):
-                if await self._take("holder = :old AND #t = :oldtoken",
-                                    {":old": {"S": current.holder}, ":oldtoken": {"N": str(current.token)}}):
+                if await self._take(from_holder=current):
                     return self.token  # type: ignore[return-value]
                 continue
             if current is None or not current.held():
@@ -253,11 +233,9 @@ class Lease:
         if current is not None and current.held() and current.holder != self.holder:
             if not _process_gone(current):
                 return False
-            taken = await self._take("holder = :old AND #t = :oldtoken",
-                                     {":old": {"S": current.holder}, ":oldtoken": {"N": str(current.token)}})
+            taken = await self._take(from_holder=current)
         else:
-            taken = await self._take("attribute_not_exists(fleet) OR expires < :now OR holder = :me",
-                                     {":now": {"N": f"{time.time():.3f}"}})
+            taken = await self._take(free_at=time.time())
         if not taken:  # another controller was faster
             self.seen = await read(self.aws, self.table, self.fleet) or current
         return taken
@@ -273,12 +251,8 @@ class Lease:
         now = time.time()
         sent, expires = time.monotonic(), now + self.ttl
         try:
-            await _update(self.aws, self.table, Key={"fleet": {"S": self.fleet}},
-                        UpdateExpression="SET expires = :exp",
-                        ConditionExpression="holder = :me AND #t = :token AND expires > :now",
-                        ExpressionAttributeNames={"#t": "token"},
-                        ExpressionAttributeValues={":exp": {"N": f"{expires:.3f}"}, ":me": {"S": self.holder},
-                                                   ":token": {"N": str(self.token)}, ":now": {"N": f"{now:.3f}"}})
+            with _table(self.aws, self.table):
+                await lease_item.renew(self.aws, self.table, self.fleet, self.holder, self.token, expires, now)
         except CloudError as exc:
             if exc.code == CONDITION_FAILED:
                 self.lost.set()
@@ -292,12 +266,8 @@ class Lease:
             return
         token, self.token = self.token, None
         with contextlib.suppress(CloudError):
-            await _update(self.aws, self.table, Key={"fleet": {"S": self.fleet}},
-                        UpdateExpression="SET expires = :zero, released = :at",
-                        ConditionExpression="holder = :me AND #t = :token",
-                        ExpressionAttributeNames={"#t": "token"},
-                        ExpressionAttributeValues={":zero": {"N": "0"}, ":at": {"S": _now_iso()},
-                                                   ":me": {"S": self.holder}, ":token": {"N": str(token)}})
+            with _table(self.aws, self.table):
+                await lease_item.release(self.aws, self.table, self.fleet, self.holder, token, _now_iso())
 
     async def _renew_loop(self) -> None:
         while not self.lost.is_set():

@@ -36,8 +36,7 @@ async def previous_revision(aws: Aws, cluster: str, service: str) -> tuple[str, 
     if recorded and recorded != current:
         return current, recorded
     family, _, rev = current.partition(":")
-    arns = await aws.paginate("ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family,
-                              status="ACTIVE", sort="DESC")
+    arns = await ecs.list_task_definition_arns(aws, family)
     older = [family_revision(a) for a in arns
              if family_of(a) == family and rev.isdigit() and int(family_revision(a).split(":")[1]) < int(rev)]
     if not older:

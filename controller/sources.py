@@ -116,22 +116,16 @@ class S3Source:
         return self._aws
 
     async def read(self) -> Fetched | None:
+        from fleetctl.controller.aws import s3
+
         aws = await self._client()
         try:
-            head = await aws.call("s3", "head_object", Bucket=self.bucket, Key=self.key)
-            version = head.get("VersionId") or head.get("ETag", "")
-            if head.get("VersionId") in (None, "null"):
-                version = head.get("ETag", "")
+            version, version_id, size = await s3.head_object(aws, self.bucket, self.key)
             if version and version == self._version:
                 return None
-            if head.get("ContentLength", 0) > MAX_BYTES:
+            if size > MAX_BYTES:
                 raise SourceError(f"{self.describe()}: larger than {MAX_BYTES // (1024 * 1024)} MiB")
-            params: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
-            if head.get("VersionId") not in (None, "null"):
-                params["VersionId"] = head["VersionId"]
-            got = await aws.call("s3", "get_object", **params)
-            async with got["Body"] as body:
-                data = await body.read()
+            data = await s3.read_object(aws, self.bucket, self.key, limit=MAX_BYTES, version_id=version_id)
         except FleetError as exc:
             raise SourceError(f"{self.describe()}: {exc}") from None
         self._version = version

@@ -173,6 +173,13 @@ async def list_task_arns(aws: Aws, cluster: str, service: str | None = None, *,
     return await aws.paginate("ecs", "list_tasks", "taskArns", **params)
 
 
+async def list_task_definition_arns(aws: Aws, family: str, *, newest_first: bool = True) -> list[str]:
+    """The ACTIVE revisions of a family (ListTaskDefinitions, every page), newest first by default.
+    `familyPrefix` matches by prefix: callers compare the family themselves."""
+    return await aws.paginate("ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family,
+                              status="ACTIVE", sort="DESC" if newest_first else "ASC")
+
+
 async def describe_tasks(aws: Aws, cluster: str, arns: list[str]) -> list[TaskState]:
     async def batch(chunk: list[str]) -> list[dict[str, Any]]:
         resp = await aws.call("ecs", "describe_tasks", cluster=cluster, tasks=chunk)

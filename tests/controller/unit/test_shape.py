@@ -139,3 +139,24 @@ def test_tag_keys_are_spelled_only_in_the_tags_module() -> None:
                   if isinstance(n, ast.Constant) and isinstance(n.value, str) and "fleetctl.io/" in n.value
                   and id(n) not in docstrings]
     assert found == []
+
+
+def _aws_calls(tree: ast.AST, path: Path) -> list[str]:
+    """`x.call("service", "operation", ...)` and `x.paginate("service", ...)` calls: a request sent."""
+    return [f"{path.relative_to(REPO)}:{n.lineno}" for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("call", "paginate")
+            and len(n.args) >= 2 and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in n.args[:2])]
+
+
+def test_only_the_aws_seam_sends_requests() -> None:
+    """Every AWS request is built and sent in controller/aws/; the rest of the code calls its functions."""
+    found = []
+    for name, path in MODULES.items():
+        if not name.startswith("fleetctl.controller.aws"):
+            found += _aws_calls(_tree(name), path)
+    assert found == []
+
+
+def test_the_request_check_is_not_vacuous() -> None:
+    seam = [path for name, path in MODULES.items() if name == "fleetctl.controller.aws.lease_item"]
+    assert seam and _aws_calls(_tree("fleetctl.controller.aws.lease_item"), seam[0])
