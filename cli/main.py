@@ -34,7 +34,35 @@ def main() -> None:
         redact.register_environment()
     redact.install_on_std_streams()
     _only_the_command_called(sys.argv[1:])
-    app(prog_name="fleetctl")  # also names the completion variable: _FLEETCTL_COMPLETE
+    try:
+        app(prog_name="fleetctl")  # also names the completion variable: _FLEETCTL_COMPLETE
+    except SystemExit as done:
+        if sys.argv[1:2] in _READ_ONLY:
+            _exit_now(done)
+        raise
+
+
+# commands that only read the manifest and print: nothing runs after them that exit must wait for
+_READ_ONLY = (["validate"],)
+
+
+def _exit_now(done: SystemExit) -> None:
+    """Exit without tearing the interpreter down: freeing a 5,000-service manifest object by
+    object and a last full garbage collection cost a tenth of a second. Output is flushed
+    first; anything unusual (a message as exit code, a stream that cannot be flushed) exits
+    the ordinary way."""
+    import os
+    import sys
+
+    code = 0 if done.code is None else done.code
+    if not isinstance(code, int):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - e.g. a closed pipe: the ordinary exit reports it
+        return
+    os._exit(code)
 
 
 def _only_the_command_called(args: list[str]) -> None:

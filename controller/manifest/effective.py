@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleetctl.controller.manifest.models import (
     DeploymentSpec,
@@ -38,8 +39,32 @@ class EffectiveService:
     deployment: DeploymentSpec
 
 
+class Placement(NamedTuple):
+    """Where and how large a service's tasks run, after `spec.defaults`: what lint checks."""
+
+    launch_type: str
+    cpu: int
+    memory: int
+    network: NetworkSpec | None
+    execution_role_arn: str | None
+    logs: LogsSpec | None
+
+
+def placement(fleet: Fleet, svc: ServiceSpec) -> Placement:
+    d = fleet.spec.defaults
+    return Placement(
+        svc.launch_type or d.launch_type,
+        svc.cpu if svc.cpu is not None else d.cpu,
+        svc.memory if svc.memory is not None else d.memory,
+        svc.network or d.network,
+        svc.execution_role_arn or d.execution_role_arn,
+        svc.logs or d.logs,
+    )
+
+
 def effective(fleet: Fleet, svc: ServiceSpec) -> EffectiveService:
     d = fleet.spec.defaults
+    where = placement(fleet, svc)
     return EffectiveService(
         name=svc.name,
         image=svc.image,
@@ -53,13 +78,13 @@ def effective(fleet: Fleet, svc: ServiceSpec) -> EffectiveService:
         ports=list(svc.ports),
         health_check=_health_check(svc.health_check, d.health_check),
         docker_labels=dict(svc.docker_labels),
-        launch_type=svc.launch_type or d.launch_type,
-        cpu=svc.cpu if svc.cpu is not None else d.cpu,
-        memory=svc.memory if svc.memory is not None else d.memory,
-        network=svc.network or d.network,
-        execution_role_arn=svc.execution_role_arn or d.execution_role_arn,
+        launch_type=where.launch_type,
+        cpu=where.cpu,
+        memory=where.memory,
+        network=where.network,
+        execution_role_arn=where.execution_role_arn,
         task_role_arn=svc.task_role_arn or d.task_role_arn,
-        logs=svc.logs or d.logs,
+        logs=where.logs,
         deployment=svc.deployment or d.deployment,
     )
 

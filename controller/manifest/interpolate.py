@@ -25,6 +25,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TF_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 UNRESOLVED_TF = re.compile(r"\$\{tf:[^}]*\}")
 MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
+_PLAIN = (bool, int, float, type(None))  # values a reference is never found in
 
 
 class InterpolationError(Exception):
@@ -134,9 +135,9 @@ class Interpolator:
     def walk(self, data: Any, path: tuple[str | int, ...], errors: list[tuple[tuple[str | int, ...], str]]) -> Any:
         """Resolve references throughout nested data, collecting (path, message) errors."""
         if isinstance(data, dict):
-            return {k: self.walk(v, (*path, k), errors) for k, v in data.items()}
+            return {k: self._item(v, path, k, errors) for k, v in data.items()}
         if isinstance(data, list):
-            return [self.walk(v, (*path, i), errors) for i, v in enumerate(data)]
+            return [self._item(v, path, i, errors) for i, v in enumerate(data)]
         if isinstance(data, str) and "$" in data:
             try:
                 return self.value(data)
@@ -144,6 +145,13 @@ class Interpolator:
                 errors.append((path, str(exc)))
                 return data
         return data
+
+    def _item(self, value: Any, parent: tuple[str | int, ...], key: str | int,
+              errors: list[tuple[tuple[str | int, ...], str]]) -> Any:
+        """`walk` of one member: a path is built only for a collection or a reference."""
+        if value.__class__ is str and "$" not in value or isinstance(value, _PLAIN):
+            return value
+        return self.walk(value, (*parent, key), errors)
 
 
 def _scalar(value: Any) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from fleetctl.controller.manifest.effective import effective
+from fleetctl.controller.manifest.effective import placement
 from fleetctl.controller.manifest.interpolate import UNRESOLVED_TF
 from fleetctl.controller.manifest.models import DIGEST, Fleet
 from fleetctl.controller.manifest.subjects import Entry, first_conflicts
@@ -191,7 +191,7 @@ def _environment(fleet: Fleet) -> Iterator[Finding]:
 
 def _sizes(fleet: Fleet) -> Iterator[Finding]:
     for i, svc in enumerate(fleet.spec.services):
-        eff = effective(fleet, svc)
+        eff = placement(fleet, svc)
         if eff.launch_type == "FARGATE":
             if not fargate_size_ok(eff.cpu, eff.memory):
                 where = _svc(i) if svc.cpu is not None or svc.memory is not None else ("spec", "defaults")
@@ -201,7 +201,7 @@ def _sizes(fleet: Fleet) -> Iterator[Finding]:
                 yield where, f"Fargate does not accept cpu {eff.cpu} with memory {eff.memory}: {hint}"
             if eff.network is None:
                 yield ("spec", "defaults"), "Fargate tasks need network.subnets (set spec.defaults.network or the service's network)"
-            if eff.execution_role_arn is None and (eff.logs is not None or eff.secrets):
+            if eff.execution_role_arn is None and (eff.logs is not None or svc.secrets):
                 yield ("spec", "defaults"), (
                     "awslogs and secrets on Fargate need an execution role: set spec.defaults.executionRoleArn"
                 )

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from fleetctl.controller import redact
 from fleetctl.controller.errors import ManifestError, ManifestIssue
+from fleetctl.controller.manifest.blockyaml import read_block
 from fleetctl.controller.manifest.interpolate import (
     InterpolationError,
     Interpolator,
@@ -172,7 +173,9 @@ def _read_yaml(text: str, source: str) -> Any:
     if not text.strip():
         raise _one(source, "empty manifest: expected apiVersion, kind, metadata and spec")
     try:
-        located = load_located(text, lines=False)  # found again only for an issue's line
+        # plain block-style YAML is read a line at a time, the rest by libyaml; lines of paths
+        # are found again (by libyaml) only for an issue's line
+        located = read_block(text) or load_located(text, lines=False)
     except YamlSyntaxError as exc:
         raise ManifestError([ManifestIssue(source, "", str(exc), exc.line)]) from None
     data = located.data

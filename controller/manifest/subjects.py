@@ -65,17 +65,14 @@ class _Firsts:
 
     __slots__ = ("kept", "full")
 
-    def __init__(self) -> None:
-        self.kept: list[Entry] = []
+    def __init__(self, first: Entry) -> None:
+        self.kept: list[Entry] = [first]
         self.full = False
 
     def add(self, e: Entry) -> None:
         if self.full:
             return
         kept = self.kept
-        if not kept:
-            kept.append(e)
-            return
         key_services: set[object] = set()
         service_keys: set[object] = set()
         for k in kept:
@@ -88,6 +85,8 @@ class _Firsts:
         if len(key_services) >= 2 or len(service_keys) >= 2:
             return  # every query this entry conflicts with, two kept earlier ones cover
         kept.append(e)
+        if len(kept) < 3:
+            return  # two entries are always blocked by the first one's service and the second one's group
         nobody = object()
         services = {k.service for k in kept}
         services.add(nobody)
@@ -95,11 +94,14 @@ class _Firsts:
         keys.add(nobody)
         self.full = not any(all(k.service == sv or k.key == q for k in kept) for sv in services for q in keys)
 
-    def first_conflict(self, service: object, queue: str | None) -> Entry | None:
-        for e in self.kept:
-            if e.conflicts(service, queue):
-                return e
-        return None
+
+def _earliest(firsts: _Firsts | None, service: object, queue: str | None, best: Entry | None) -> Entry | None:
+    """The earlier of `best` and the earliest entry of `firsts` that conflicts with (service, queue)."""
+    if firsts is not None:
+        for e in firsts.kept:
+            if e.service != service and (queue is None or e.queue != queue):
+                return e if best is None or e.index < best.index else best
+    return best
 
 
 class _Node:
@@ -108,7 +110,7 @@ class _Node:
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
         self.here: _Firsts | None = None    # entries whose subject ends at this node
-        self.below = _Firsts()              # entries whose subject goes on below this node
+        self.below: _Firsts | None = None   # entries whose subject goes on below this node
 
 
 class SubjectIndex:
@@ -117,50 +119,55 @@ class SubjectIndex:
     def __init__(self) -> None:
         self.root = _Node()
 
-    def add(self, e: Entry) -> None:
+    def add(self, e: Entry, tokens: list[str] | None = None) -> None:
         node = self.root
-        for token in e.subject.split("."):
-            if not node.below.full:
-                node.below.add(e)
+        for token in e.subject.split(".") if tokens is None else tokens:
+            below = node.below
+            if below is None:
+                node.below = _Firsts(e)
+            elif not below.full:
+                below.add(e)
             child = node.children.get(token)
             if child is None:
                 child = node.children[token] = _Node()
             node = child
         if node.here is None:
-            node.here = _Firsts()
-        node.here.add(e)
+            node.here = _Firsts(e)
+        else:
+            node.here.add(e)
 
-    def first_conflict(self, subject: str, service: object, queue: str | None) -> Entry | None:
-        best: list[Entry | None] = [None]
-
-        def offer(firsts: _Firsts | None) -> None:
-            if firsts is not None:
-                found = firsts.first_conflict(service, queue)
-                if found is not None and (best[0] is None or found.index < best[0].index):
-                    best[0] = found
-
-        tokens = subject.split(".")
+    def first_conflict(self, subject: str, service: object, queue: str | None,
+                       tokens: list[str] | None = None) -> Entry | None:
+        best: Entry | None = None
+        if tokens is None:
+            tokens = subject.split(".")
+        end = len(tokens)
         stack: list[tuple[_Node, int]] = [(self.root, 0)]
         while stack:
             node, i = stack.pop()
-            if i == len(tokens):
-                offer(node.here)
+            if i == end:
+                best = _earliest(node.here, service, queue, best)
                 continue
             token = tokens[i]
             if token == ">":           # one or more tokens: everything below this node
-                offer(node.below)
+                best = _earliest(node.below, service, queue, best)
                 continue
-            tail = node.children.get(">")
+            children = node.children
+            if not children:
+                continue
+            tail = children.get(">")
             if tail is not None:       # a `>` pattern here takes the rest of the query
-                offer(tail.here)
+                best = _earliest(tail.here, service, queue, best)
             if token == "*":
-                stack.extend((child, i + 1) for t, child in node.children.items() if t != ">")
+                stack.extend((child, i + 1) for t, child in children.items() if t != ">")
             else:
-                for t in (token, "*"):
-                    child = node.children.get(t)
-                    if child is not None:
-                        stack.append((child, i + 1))
-        return best[0]
+                child = children.get(token)
+                if child is not None:
+                    stack.append((child, i + 1))
+                child = children.get("*")
+                if child is not None:
+                    stack.append((child, i + 1))
+        return best
 
 
 def first_conflicts(entries: list[Entry]) -> list[tuple[Entry, Entry]]:
@@ -168,8 +175,9 @@ def first_conflicts(entries: list[Entry]) -> list[tuple[Entry, Entry]]:
     index = SubjectIndex()
     out = []
     for e in entries:
-        found = index.first_conflict(e.subject, e.service, e.queue)
+        tokens = e.subject.split(".")
+        found = index.first_conflict(e.subject, e.service, e.queue, tokens)
         if found is not None:
             out.append((e, found))
-        index.add(e)
+        index.add(e, tokens)
     return out
