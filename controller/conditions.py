@@ -35,16 +35,24 @@ def _active(svc: ServiceState) -> list[DeploymentState]:
     return [d for d in svc.deployments if d.status in ("PRIMARY", "ACTIVE")]
 
 
-def is_ready(svc: ServiceState | None, expected_task_definition: str | None = None) -> bool:
-    if svc is None or svc.status != "ACTIVE":
-        return False
+def deployment_verdict(svc: ServiceState, target: str | None = None) -> tuple[bool, str]:
+    """ECS's service-level half of readiness, the one rule `is_ready`, `status` and the rollout gate
+    share: (done, what holds or what is missing). Done: the PRIMARY deployment (of `target`, when
+    given) COMPLETED and alone, and running == desired. Task health is the gate's to add."""
     primary = svc.primary
     if primary is None:
-        return svc.desired == svc.running
-    if expected_task_definition and family_revision(primary.task_definition) != family_revision(expected_task_definition):
-        return False
-    return (primary.rollout_state in (None, "COMPLETED") and len(_active(svc)) == 1
-            and primary.running == svc.desired and svc.running == svc.desired)
+        return svc.running == svc.desired, f"{svc.running}/{svc.desired} running"
+    if target and family_revision(primary.task_definition) != family_revision(target):
+        return False, f"PRIMARY is {family_revision(primary.task_definition)}, not {target}"
+    if primary.rollout_state not in (None, "COMPLETED") or len(_active(svc)) > 1:
+        return False, f"{primary.rollout_state or 'deploying'}: {svc.running}/{svc.desired} running, {svc.pending} pending"
+    if primary.running != svc.desired or svc.running != svc.desired:
+        return False, f"{svc.running}/{svc.desired} running"
+    return True, f"{svc.running}/{svc.desired} tasks running"
+
+
+def is_ready(svc: ServiceState | None, expected_task_definition: str | None = None) -> bool:
+    return svc is not None and svc.status == "ACTIVE" and deployment_verdict(svc, expected_task_definition)[0]
 
 
 def serving_condition(verdict: Any) -> Condition:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from fleetctl.controller.conditions import deployment_verdict
 from fleetctl.controller.errors import FleetError
 from fleetctl.controller.manifest.models import Fleet
 from fleetctl.controller.state import ServiceState, TaskState, family_revision
@@ -271,17 +272,9 @@ def ecs_verdict(svc: ServiceState, target: str | None, tasks: list[TaskState] | 
                 health_checked: bool = True) -> EcsVerdict:
     """ECS's half from DescribeServices and the new revision's live tasks (None: not read yet).
     `health_checked`: the revision's essential container has a health check, so tasks must be HEALTHY."""
-    primary = svc.primary
-    if primary is None:
-        return EcsVerdict(svc.running == svc.desired, message=f"{svc.running}/{svc.desired} running")
-    if target and family_revision(primary.task_definition) != family_revision(target):
-        return EcsVerdict(False, message=f"PRIMARY is {family_revision(primary.task_definition)}, not {target}")
-    active = [d for d in svc.deployments if d.status in ("PRIMARY", "ACTIVE")]
-    if primary.rollout_state not in (None, "COMPLETED") or len(active) > 1:
-        return EcsVerdict(False, message=f"{primary.rollout_state or 'deploying'}: {svc.running}/{svc.desired} running, "
-                                         f"{svc.pending} pending")
-    if primary.running != svc.desired or svc.running != svc.desired:
-        return EcsVerdict(False, message=f"{svc.running}/{svc.desired} running")
+    done, message = deployment_verdict(svc, target)
+    if not done:
+        return EcsVerdict(False, message=message)
     if svc.desired > 0 and tasks is None:
         return EcsVerdict(False, True, message="reading task health")
     live = [t for t in tasks or [] if t.desired_status == "RUNNING"]
