@@ -9,7 +9,8 @@ machine; then one sandbox, a counting proxy in front of it, and on it the no-op 
 the fleet image bump and the controller's memory; then bench/gate_cost.py (a sandbox of its own;
 not with --quick), bench/scale.py, bench/diagnose.py and bench/probe.py
 when present (each run as `python bench/<name>.py --json [--quick]`, the last JSON object on
-its stdout is reported as is).
+its stdout is reported as is). With --quick, a smoke run, the last three run alongside the
+sandbox part instead of after it.
 
 Competitors (ecs-deploy and the aws CLI) live in .venv-bench, created from
 bench/requirements.txt when missing (`--competitors yes`, the default of a full run).
@@ -25,8 +26,9 @@ import re
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -112,6 +114,22 @@ def gate_cost(quick: bool) -> dict:
     if proc.returncode != 0:
         return {"ok": False, "note": f"exited {proc.returncode}", "stderr": proc.stderr[-3000:]}
     return {"ok": True, "seconds": round(seconds, 1), **_last_json(proc.stdout)}
+
+
+def _own_side_benchmarks(quick: bool) -> dict[str, Callable[[], dict]]:
+    """bench/scale.py, diagnose.py and probe.py, each with its own AWS or NATS side: name -> a call
+    giving its result. A full run runs each when asked, after the sandbox benchmarks (every number
+    measured alone); --quick, a smoke run, starts them now, one after the other in one thread,
+    alongside the sandbox part, which mostly waits on rollouts."""
+    jobs: dict[str, Callable[[], dict]] = {"scale": lambda: scale(quick),
+                                           "diagnose": lambda: external("diagnose", quick),
+                                           "probe": lambda: external("probe", quick)}
+    if not quick:
+        return jobs
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="own-side")
+    futures = {name: pool.submit(job) for name, job in jobs.items()}
+    pool.shutdown(wait=False)
+    return {name: future.result for name, future in futures.items()}
 
 
 def _gate_row(g: dict, row: Any) -> None:
@@ -222,6 +240,7 @@ def main() -> int:
 
     results["sandbox_cold_start"] = cold_start(3 if quick else 23, 1 if quick else 3)
     results["cli_startup"] = cli_startup.run(3 if quick else 15)
+    own_side = _own_side_benchmarks(quick)
 
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-") as tmp:
         bench = Bench.start(Path(tmp), _quick_sandbox() if quick else None)
@@ -252,9 +271,7 @@ def main() -> int:
             bench.stop()
 
     results["gate_cost"] = gate_cost(quick)
-    results["scale"] = scale(quick)
-    results["diagnose"] = external("diagnose", quick)
-    results["probe"] = external("probe", quick)
+    results.update({name: result() for name, result in own_side.items()})
     results["elapsed_s"] = round(time.time() - started, 1)
 
     args.out.mkdir(parents=True, exist_ok=True)
