@@ -43,6 +43,7 @@ _FLOW_MAP = re.compile(
 # the same, checked a part at a time with string methods once quotes are ruled out: on this
 # path a regular expression per scalar would cost more than everything else
 _KEY_ONLY = re.compile(_KEY_TEXT)
+_KEY_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _FLOW_SPECIAL = frozenset("[]{}#?")
 _FLOW_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./$")
 _FLOW_FIRST_NOT_DASH = _FLOW_FIRST | frozenset("~+")
@@ -55,7 +56,8 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
 def _key_text(key: str) -> bool:
-    return 0 < len(key) <= 1000 and key.isascii() and (key.isalnum() or _KEY_ONLY.fullmatch(key) is not None)
+    return 0 < len(key) <= 1000 and key[0] in _KEY_FIRST and key.isascii() \
+        and (key.isalnum() or _KEY_ONLY.fullmatch(key) is not None)
 
 
 def _split_key(body: str) -> tuple[str | None, str]:
@@ -93,6 +95,7 @@ def read_block(text: str) -> Located | None:
     except Decline:
         return None
     located.text = text  # for `line_of`, which reads it again with libyaml
+    located.unshared = True
     return located
 
 
@@ -109,12 +112,15 @@ class _Reader:
         self.typed_first = frozenset(resolver.yaml_implicit_resolvers)
         # first characters of a plain scalar that is a string
         self.simple_first = frozenset(map(chr, range(0x21, 0x7f))) - self.typed_first - _INDICATORS
+        if None in self.typed_first:  # a resolver for any first character: always ask
+            self.simple_first = frozenset()
+        self.flow_strings = self.simple_first & _FLOW_FIRST_NOT_DASH
         self.tags: dict[str, str] = {}
-        self.values: dict[tuple[str, str], Any] = {}
+        self.values: dict[tuple[str, str], tuple[Any, str | None]] = {}  # and why it is refused
         self.constructor = yaml.constructor.SafeConstructor()
 
     def run(self, text: str) -> Located:
-        stack = self.stack
+        stack, simple, typed = self.stack, self.simple_first, self.typed_first
         lineno = 0
         for line in text.split("\n"):
             lineno += 1
@@ -136,8 +142,26 @@ class _Reader:
                     raise Decline  # a continuation line, a misplaced one, an error: libyaml's to read
             if top.seq != dash:
                 raise Decline
+            # the usual lines, inline: `- text` and `key: text` with a plain string
             if dash:
-                self._item(top, body, indent, lineno)
+                value = body[2:].strip(" ")
+                if value and value[0] in simple and ": " not in value and value[-1] != ":" and " #" not in value:
+                    top.result.append(value)
+                    self.nodes += 1
+                else:
+                    self._item(top, body, indent, lineno)
+                continue
+            colon = body.find(":")
+            key = body[:colon]
+            value = body[colon + 2:].strip(" ")
+            if 0 < colon <= 1000 and body[colon + 1:colon + 2] == " " and key.isalnum() and key.isascii() \
+                    and key[0] not in typed and value and value[0] in simple and ": " not in value \
+                    and value[-1] != ":" and " #" not in value:
+                result = top.result
+                if key in result:
+                    self.out.duplicates.append(((*top.path, key), lineno))
+                result[key] = value
+                self.nodes += 2
             else:
                 self._entry(top, body, lineno)
         if not stack:
@@ -236,10 +260,14 @@ class _Reader:
                 raise Decline
             self.nodes += 1
             return m.group(1)
-        if first == "[":
-            return self._flow(rest, path, lineno, _FLOW_SEQ, _FLOW_ITEM, [])
-        if first == "{":
-            return self._flow(rest, path, lineno, _FLOW_MAP, _FLOW_ENTRY, {})
+        if first == "[" or first == "{":
+            close = rest.find("]" if first == "[" else "}")
+            inner = rest[1:close]
+            if close < 0 or '"' in inner or "'" in inner or rest[close + 1:].strip(" ") \
+                    or not _FLOW_SPECIAL.isdisjoint(inner):  # quotes, a comment: the exact patterns
+                return self._flow(rest, path, lineno, *((_FLOW_SEQ, _FLOW_ITEM, []) if first == "[" else
+                                                        (_FLOW_MAP, _FLOW_ENTRY, {})))
+            return self._flow_seq(inner, path, lineno) if first == "[" else self._flow_map(inner, path, lineno)
         if first in _INDICATORS:
             raise Decline
         cut = rest.find(" #")
@@ -258,14 +286,14 @@ class _Reader:
             raise Decline  # timestamps, merge keys, `=`: left to libyaml
         key = (tag, text)
         if key in self.values:
-            value = self.values[key]
+            value, why = self.values[key]
         else:
             try:
                 value = self.constructor.construct_object(yaml.ScalarNode(tag, text, None, None, ""), deep=True)
             except Exception:  # noqa: BLE001 - whatever it is, libyaml's path reports it
                 raise Decline from None
-            self.values[key] = value
-        why = coercion(tag, "", text, value)
+            why = coercion(tag, "", text, value)
+            self.values[key] = value, why
         if why:
             self.out.coerced.append((path, lineno, why))
         return value
@@ -310,6 +338,34 @@ class _Reader:
                 if key in out:
                     self.out.duplicates.append((where, lineno))
                 out[key] = value
+        return out
+
+    def _flow_seq(self, inner: str, path: Path, lineno: int) -> list[Any]:
+        """`[a, b]` without quotes or comment: the commas split it."""
+        out: list[Any] = []
+        strings = self.flow_strings
+        for item in inner.split(",") if inner.strip(" ") else ():
+            item = item.strip(" ")
+            out.append(item if item and item[0] in strings and ":" not in item
+                       else self._flow_plain(item, (*path, len(out)), lineno))
+        self.nodes += 1 + len(out)
+        return out
+
+    def _flow_map(self, inner: str, path: Path, lineno: int) -> dict[str, Any]:
+        """`{a: b, c: d}` without quotes or comment: the commas split it, the first colons split those."""
+        out: dict[str, Any] = {}
+        strings = self.flow_strings
+        entries = inner.split(",") if inner.strip(" ") else []
+        for entry in entries:
+            key, _, value = entry.partition(":")
+            key = self._flow_key(key, value)
+            value = value.strip(" ")
+            value = value if value and value[0] in strings and ":" not in value \
+                else self._flow_plain(value, (*path, key), lineno)
+            if key in out:
+                self.out.duplicates.append(((*path, key), lineno))
+            out[key] = value
+        self.nodes += 1 + len(entries)  # and a key each, counted by `_flow_key`
         return out
 
     def _flow_key(self, key: str, value: str | None) -> str:

@@ -134,8 +134,9 @@ def parse_manifest(
     interp = Interpolator(env=dict(os.environ if env is None else env))
     outputs_failed, note = _use_outputs(interp, data, base_dir, tf_outputs, require_tf_outputs, add)
     errors: list[tuple[tuple[str | int, ...], str]] = []
-    resolved = interp.walk(data, (), errors)
-    located.data = data = None  # only the resolved copy is read from here: the raw tree goes before validation
+    # the line reader's tree shares nothing (no aliases): resolved where it is, without a copy
+    resolved = interp.walk(data, (), errors, in_place=located.unshared)
+    located.data = data = None  # only the resolved tree is read from here: the raw one goes before validation
     for path, message in errors:
         add(path, message)
     if interp.unresolved and require_tf_outputs and interp.outputs is None and not outputs_failed:

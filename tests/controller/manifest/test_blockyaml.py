@@ -99,3 +99,21 @@ def test_mutated_manifests_are_read_as_libyaml_reads_them_or_declined():
     sources = [CORPUS["small.yaml"], CORPUS["local.yaml"], CORPUS["generated-12.yaml"], CORPUS["yaml11-coercion.yaml"]]
     read = sum(same_as_libyaml(_mutant(rng, rng.choice(sources))) for _ in range(400))
     assert read > 50  # the fast path was exercised, not only declined
+
+
+def test_the_size_limit_counts_values_as_libyaml_s_reader_does(monkeypatch):
+    from fleetctl.controller.manifest import blockyaml, yamlsrc
+
+    text = CORPUS["small.yaml"]
+    outcomes = set()
+    for limit in range(20, 400, 3):
+        monkeypatch.setattr(yamlsrc, "MAX_NODES", limit)
+        monkeypatch.setattr(blockyaml, "MAX_NODES", limit)
+        try:
+            load_located(text, lines=False)
+            refused = False
+        except YamlSyntaxError:
+            refused = True
+        assert (read_block(text) is None) == refused, limit
+        outcomes.add(refused)
+    assert outcomes == {True, False}
