@@ -8,7 +8,7 @@ stays fast.
 """
 from __future__ import annotations
 
-from fleetctl.cli import operator
+from fleetctl.cli import operator, output
 from fleetctl.cli.app import EXIT_CODES, app
 from fleetctl.cli.commands import fleet, lock, manifest, observe, rollout, verify  # noqa: F401  (registers the commands)
 from fleetctl.sandbox.cli import app as sandbox_app  # typer only at import time
@@ -34,10 +34,18 @@ def main() -> None:
         redact.register_environment()
     redact.install_on_std_streams()
     _only_the_command_called(sys.argv[1:])
+    read_only = sys.argv[1:2] in _READ_ONLY
+    if read_only:
+        import gc
+
+        # a short process that ends with os._exit: no collection passes over what it loaded
+        # (a full one over a 5,000-service manifest costs ≈ 0.05 s), nothing freed object by object
+        gc.disable()
+        output.keep_until_exit()
     try:
         app(prog_name="fleetctl")  # also names the completion variable: _FLEETCTL_COMPLETE
     except SystemExit as done:
-        if sys.argv[1:2] in _READ_ONLY:
+        if read_only:
             _exit_now(done)
         raise
 

@@ -13,6 +13,21 @@ EXIT_OK = 0
 EXIT_FOUND = 1
 EXIT_USAGE = 2
 
+_kept: list[Any] | None = None
+
+
+def keep_until_exit() -> None:
+    """The process ends with os._exit right after the command (cli.main): `keep` holds values."""
+    global _kept
+    _kept = []
+
+
+def keep(value: Any) -> None:
+    """Free `value` with the process, not object by object when the command returns (a loaded
+    5,000-service manifest takes ≈ 0.05 s to free). A no-op unless `keep_until_exit` was called."""
+    if _kept is not None:
+        _kept.append(value)
+
 
 def _color(stream: Any) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()

@@ -29,6 +29,7 @@ def validate(
         output.fail(exc)
     except FleetError as exc:
         fail(exc)
+    output.keep(loaded)
     if loaded.note:
         output.note(loaded.note)
     services = len(loaded.fleet.spec.services)

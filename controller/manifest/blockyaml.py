@@ -14,6 +14,7 @@ compares the two on every fixture and on mutated manifests).
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -27,7 +28,8 @@ _PLAIN_IMPLICIT = (True, False)
 
 # what YAML calls printable, less tabs, carriage returns, the other line breaks of YAML 1.1
 # (NEL, LS, PS) and byte order marks: text with those goes to libyaml
-_OTHER_CHARS = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_OTHER_CHARS = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+_OTHER_ASCII = re.compile(r"[^\n\x20-\x7e]")
 # `key:` then a space or the end; libyaml refuses implicit keys longer than 1,024 characters
 _KEY_TEXT = r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,999}"
 _DOUBLE = re.compile(r'"([^"\\]*)"(?: *$| +#.*$)')
@@ -37,9 +39,8 @@ _SINGLE = re.compile(r"'([^']*)'(?: *$| +#.*$)")
 _FLOW_WORD = r"(?:[^,\[\]{}#:?\"' ]|:(?=[A-Za-z0-9/._$~+-]))"
 _FLOW_PLAIN = rf"(?:[A-Za-z0-9_./$~+]|-(?=[A-Za-z0-9_./$])){_FLOW_WORD}*(?: +{_FLOW_WORD}+)*"
 _FLOW_SCALAR = rf"""(?:"[^"\\]*"|'[^']*'|{_FLOW_PLAIN})"""
-_FLOW_SEQ = re.compile(rf"\[ *(?:{_FLOW_SCALAR} *(?:, *{_FLOW_SCALAR} *)*)?\](?: *$| +#.*$)")
-_FLOW_MAP = re.compile(
-    rf"\{{ *(?:{_KEY_TEXT}: +{_FLOW_SCALAR} *(?:, *{_KEY_TEXT}: +{_FLOW_SCALAR} *)*)?\}}(?: *$| +#.*$)")
+_FLOW_SEQ = rf"\[ *(?:{_FLOW_SCALAR} *(?:, *{_FLOW_SCALAR} *)*)?\](?: *$| +#.*$)"
+_FLOW_MAP = rf"\{{ *(?:{_KEY_TEXT}: +{_FLOW_SCALAR} *(?:, *{_KEY_TEXT}: +{_FLOW_SCALAR} *)*)?\}}(?: *$| +#.*$)"
 # the same, checked a part at a time with string methods once quotes are ruled out: on this
 # path a regular expression per scalar would cost more than everything else
 _KEY_ONLY = re.compile(_KEY_TEXT)
@@ -48,8 +49,8 @@ _FLOW_SPECIAL = frozenset("[]{}#?")
 _FLOW_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./$")
 _FLOW_FIRST_NOT_DASH = _FLOW_FIRST | frozenset("~+")
 _FLOW_COLON = re.compile(r":(?![A-Za-z0-9/._$~+-])")
-_FLOW_ITEM = re.compile(rf""" *(?:"([^"\\]*)"|'([^']*)'|({_FLOW_PLAIN}))""")
-_FLOW_ENTRY = re.compile(rf""" *({_KEY_TEXT}): +(?:"([^"\\]*)"|'([^']*)'|({_FLOW_PLAIN}))""")
+_FLOW_ITEM = rf""" *(?:"([^"\\]*)"|'([^']*)'|({_FLOW_PLAIN}))"""
+_FLOW_ENTRY = rf""" *({_KEY_TEXT}): +(?:"([^"\\]*)"|'([^']*)'|({_FLOW_PLAIN}))"""
 # a plain scalar in block context may not start with an indicator (nor `-`, `?`, `:`, which
 # start one only before a non-space: left to libyaml)
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
@@ -66,6 +67,12 @@ def _split_key(body: str) -> tuple[str | None, str]:
     if colon <= 0 or body[colon + 1:colon + 2] not in (" ", "") or not _key_text(body[:colon]):
         return None, ""
     return body[:colon], body[colon + 1:].lstrip(" ")
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Patterns that take long to compile, compiled when first needed (not at every start-up)."""
+    return re.compile(pattern)
 
 
 class Decline(Exception):
@@ -88,7 +95,7 @@ class _Frame:
 
 def read_block(text: str) -> Located | None:
     """The document as `load_located(text, lines=False)` reads it, or None if not in the subset."""
-    if _OTHER_CHARS.search(text):
+    if _OTHER_ASCII.search(text) if text.isascii() else _compiled(_OTHER_CHARS).search(text):
         return None
     try:
         located = _Reader().run(text)
@@ -265,8 +272,8 @@ class _Reader:
             inner = rest[1:close]
             if close < 0 or '"' in inner or "'" in inner or rest[close + 1:].strip(" ") \
                     or not _FLOW_SPECIAL.isdisjoint(inner):  # quotes, a comment: the exact patterns
-                return self._flow(rest, path, lineno, *((_FLOW_SEQ, _FLOW_ITEM, []) if first == "[" else
-                                                        (_FLOW_MAP, _FLOW_ENTRY, {})))
+                return self._flow(rest, path, lineno, *((_compiled(_FLOW_SEQ), _compiled(_FLOW_ITEM), []) if first == "["
+                                                        else (_compiled(_FLOW_MAP), _compiled(_FLOW_ENTRY), {})))
             return self._flow_seq(inner, path, lineno) if first == "[" else self._flow_map(inner, path, lineno)
         if first in _INDICATORS:
             raise Decline

@@ -5,7 +5,6 @@ lint. Nothing here talks to AWS.
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import gc
 import re
@@ -316,6 +315,8 @@ def _message(err: Any, path: tuple[str | int, ...]) -> str:
     if kind == "extra_forbidden":
         key = path[-1] if path else err["loc"][-1]
         allowed = _allowed_keys(err["loc"][:-1])
+        import difflib  # only for a hint
+
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else (f" (allowed: {', '.join(allowed)})" if allowed else "")
         return f"unknown key {key!r}{hint}"
