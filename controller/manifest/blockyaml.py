@@ -170,7 +170,7 @@ class _Reader:
                 result[key] = value
                 self.nodes += 2
             else:
-                self._entry(top, body, lineno)
+                self._entry(top, *_split_key(body), lineno)
         if not stack:
             raise Decline  # empty, or comments only
         self._place(-1, False)
@@ -212,9 +212,8 @@ class _Reader:
             self.out.duplicates.append(((*frame.path, key), line))
         frame.result[key] = value
 
-    def _entry(self, frame: _Frame, body: str, lineno: int) -> None:
-        """`key: value` or `key:` in the mapping `frame`."""
-        key, rest = _split_key(body)
+    def _entry(self, frame: _Frame, key: str | None, rest: str, lineno: int) -> None:
+        """`key: rest` (`_split_key`) in the mapping `frame`; `rest` empty: the value is on later lines."""
         if key is None:
             raise Decline
         if key[0] in self.typed_first and self._tag(key) != _STR:
@@ -242,13 +241,14 @@ class _Reader:
         if not rest or rest[0] in "#-":
             raise Decline  # an item on later lines, or a sequence in a sequence
         path = (*frame.path, len(frame.result))
-        if _split_key(rest)[0] is not None:
+        key, value = _split_key(rest)
+        if key is not None:
             if len(self.stack) >= MAX_DEPTH // 2:
                 raise Decline
             self.nodes += 1
             mapping = _Frame(False, indent + len(body) - len(rest), path)
             self.stack.append(mapping)
-            self._entry(mapping, rest, lineno)
+            self._entry(mapping, key, value, lineno)
             return
         frame.result.append(self._value(rest, path, lineno))
 

@@ -33,9 +33,9 @@ def matches(pattern: str, subject: str) -> bool:
 # `first_conflicts` finds, for every subject entry, the earliest earlier entry of another
 # service that overlaps it and is not in the same queue group, in one pass over a trie of
 # subject tokens. Entries are inserted in order after being queried, so the trie only ever
-# holds earlier entries. Each trie node keeps a `_Firsts`: at most five of its earliest
+# holds earlier entries. Each trie node keeps `Firsts`: at most five of its earliest
 # entries, chosen so that the earliest conflict of any (service, queue) is among them. A `>`
-# in a query matches a whole subtree, answered from the subtree's own `_Firsts`; a `*` in a
+# in a query matches a whole subtree, answered from the subtree's own `Firsts`; a `*` in a
 # query visits the sibling tokens at that level under the prefix matched so far.
 
 
@@ -53,8 +53,15 @@ class Entry:
         return self.service != service and (queue is None or self.queue != queue)
 
 
-class _Firsts:
-    """The earliest entries of a set, pruned to the ones that can be someone's earliest conflict.
+_UNSET = object()
+
+# The earliest entries of a set, pruned to the ones that can be someone's earliest conflict:
+# a list, or a tuple once nothing can be added (`_keep`).
+Firsts = list[Entry] | tuple[Entry, ...]
+
+
+def _keep(kept: list[Entry], e: Entry) -> bool:
+    """Add `e` to `kept` if it can be someone's earliest conflict; True once nothing more can.
 
     An entry conflicts with a query (s, q) unless it belongs to service s or to queue group q.
     A later entry adds nothing when a kept one has its service and queue group, when two kept
@@ -62,43 +69,36 @@ class _Firsts:
     and nothing at all once the kept entries cannot all be blocked by one service plus one
     queue group. So at most five are kept.
     """
-
-    __slots__ = ("kept", "full")
-
-    def __init__(self, first: Entry) -> None:
-        self.kept: list[Entry] = [first]
-        self.full = False
-
-    def add(self, e: Entry) -> None:
-        if self.full:
-            return
-        kept = self.kept
-        key_services: set[object] = set()
-        service_keys: set[object] = set()
-        for k in kept:
-            if k.key == e.key:
-                if k.service == e.service:
-                    return  # an earlier entry of the same service and queue group stands for it
-                key_services.add(k.service)
+    key_service: object = _UNSET  # the service of a kept entry of e's queue group
+    service_key: object = _UNSET  # the queue group of a kept entry of e's service
+    for k in kept:
+        if k.key == e.key:
             if k.service == e.service:
-                service_keys.add(k.key)
-        if len(key_services) >= 2 or len(service_keys) >= 2:
-            return  # every query this entry conflicts with, two kept earlier ones cover
-        kept.append(e)
-        if len(kept) < 3:
-            return  # two entries are always blocked by the first one's service and the second one's group
-        nobody = object()
-        services = {k.service for k in kept}
-        services.add(nobody)
-        keys = {k.key for k in kept}
-        keys.add(nobody)
-        self.full = not any(all(k.service == sv or k.key == q for k in kept) for sv in services for q in keys)
+                return False  # an earlier entry of the same service and queue group stands for it
+            if key_service is _UNSET:
+                key_service = k.service
+            elif k.service != key_service:
+                return False  # every query this entry conflicts with, two kept earlier ones cover
+        if k.service == e.service:
+            if service_key is _UNSET:
+                service_key = k.key
+            elif k.key != service_key:
+                return False  # the same, the other way round
+    kept.append(e)
+    if len(kept) < 3:
+        return False  # two entries are always blocked by the first one's service and the second one's group
+    nobody = object()
+    services = {k.service for k in kept}
+    services.add(nobody)
+    keys = {k.key for k in kept}
+    keys.add(nobody)
+    return not any(all(k.service == sv or k.key == q for k in kept) for sv in services for q in keys)
 
 
-def _earliest(firsts: _Firsts | None, service: object, queue: str | None, best: Entry | None) -> Entry | None:
+def _earliest(firsts: Firsts | None, service: object, queue: str | None, best: Entry | None) -> Entry | None:
     """The earlier of `best` and the earliest entry of `firsts` that conflicts with (service, queue)."""
     if firsts is not None:
-        for e in firsts.kept:
+        for e in firsts:
             if e.service != service and (queue is None or e.queue != queue):
                 return e if best is None or e.index < best.index else best
     return best
@@ -108,9 +108,9 @@ class _Node:
     __slots__ = ("children", "here", "below")
 
     def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.here: _Firsts | None = None    # entries whose subject ends at this node
-        self.below: _Firsts | None = None   # entries whose subject goes on below this node
+        self.children: dict[str, _Node] | None = None
+        self.here: Firsts | None = None    # entries whose subject ends at this node
+        self.below: Firsts | None = None   # entries whose subject goes on below this node
 
 
 class SubjectIndex:
@@ -124,17 +124,21 @@ class SubjectIndex:
         for token in e.subject.split(".") if tokens is None else tokens:
             below = node.below
             if below is None:
-                node.below = _Firsts(e)
-            elif not below.full:
-                below.add(e)
-            child = node.children.get(token)
+                node.below = [e]
+            elif below.__class__ is list and _keep(below, e):  # type: ignore[arg-type]
+                node.below = tuple(below)
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            child = children.get(token)
             if child is None:
-                child = node.children[token] = _Node()
+                child = children[token] = _Node()
             node = child
-        if node.here is None:
-            node.here = _Firsts(e)
-        else:
-            node.here.add(e)
+        here = node.here
+        if here is None:
+            node.here = [e]
+        elif here.__class__ is list and _keep(here, e):  # type: ignore[arg-type]
+            node.here = tuple(here)
 
     def first_conflict(self, subject: str, service: object, queue: str | None,
                        tokens: list[str] | None = None) -> Entry | None:
