@@ -149,28 +149,37 @@ class _Reader:
                     raise Decline  # a continuation line, a misplaced one, an error: libyaml's to read
             if top.seq != dash:
                 raise Decline
-            # the usual lines, inline: `- text` and `key: text` with a plain string
+            # the usual lines inline: `- text`, `- [..]`, `key: text`, `key: [..]`, `key:`
             if dash:
                 value = body[2:].strip(" ")
                 if value and value[0] in simple and ": " not in value and value[-1] != ":" and " #" not in value:
                     top.result.append(value)
                     self.nodes += 1
+                elif value and value[0] in "[{\"'":  # not a key: the item's value
+                    top.result.append(self._value(value, (*top.path, len(top.result)), lineno))
                 else:
                     self._item(top, body, indent, lineno)
                 continue
             colon = body.find(":")
             key = body[:colon]
+            if not (0 < colon <= 1000 and body[colon + 1:colon + 2] in (" ", "") and key.isalnum()
+                    and key.isascii() and key[0] not in typed):
+                self._entry(top, *_split_key(body), lineno)  # any other key
+                continue
             value = body[colon + 2:].strip(" ")
-            if 0 < colon <= 1000 and body[colon + 1:colon + 2] == " " and key.isalnum() and key.isascii() \
-                    and key[0] not in typed and value and value[0] in simple and ": " not in value \
-                    and value[-1] != ":" and " #" not in value:
-                result = top.result
-                if key in result:
-                    self.out.duplicates.append(((*top.path, key), lineno))
-                result[key] = value
+            if not value or value[0] == "#":
+                self.nodes += 1
+                self.pending = (top, key, lineno)
+                continue
+            if value[0] in simple and ": " not in value and value[-1] != ":" and " #" not in value:
                 self.nodes += 2
             else:
-                self._entry(top, *_split_key(body), lineno)
+                self.nodes += 1
+                value = self._value(value, (*top.path, key), lineno)
+            result = top.result
+            if key in result:
+                self.out.duplicates.append(((*top.path, key), lineno))
+            result[key] = value
         if not stack:
             raise Decline  # empty, or comments only
         self._place(-1, False)
