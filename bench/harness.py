@@ -52,20 +52,20 @@ def ceil_div(n: int, d: int) -> int:
 
 
 # -- the competitors' virtualenv ---------------------------------------------------------------
-def bench_venv_ready() -> bool:
-    return (BENCH_VENV / "bin" / "ecs").exists() and (BENCH_VENV / "bin" / "aws").exists()
+def bench_venv_ready(venv: Path = BENCH_VENV) -> bool:
+    return (venv / "bin" / "ecs").exists() and (venv / "bin" / "aws").exists()
 
 
-def ensure_bench_venv(log=print) -> None:
-    """Create .venv-bench with ecs-deploy and awscli from bench/requirements.txt if missing.
+def ensure_bench_venv(log=print, venv: Path = BENCH_VENV) -> None:
+    """Create .venv-bench (or `venv`) with ecs-deploy and awscli from bench/requirements.txt if missing.
 
     They pin botocore versions other than fleetctl's, hence a virtualenv of their own.
     """
-    if bench_venv_ready():
+    if bench_venv_ready(venv):
         return
-    log(f"creating {BENCH_VENV.name} from {REQUIREMENTS.relative_to(REPO)} ...")
-    subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-    subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)], check=True)
+    log(f"creating {venv.name} from {REQUIREMENTS.relative_to(REPO)} ...")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)], check=True)
 
 
 def tool_env(endpoint_url: str, credentials: Any) -> dict[str, str]:

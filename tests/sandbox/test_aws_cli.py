@@ -1,7 +1,8 @@
 """The AWS CLI pointed at the sandbox (--endpoint-url) sees what fleetctl's clients see.
 
-The CLI is the pinned awscli of bench/requirements.txt, in .venv-bench (it pins a botocore of
-its own, so it cannot share fleetctl's virtualenv); the fixture creates it when missing.
+The CLI is the pinned awscli of bench/requirements.txt, in a virtualenv of its own like .venv-bench
+(it pins a botocore of its own, so it cannot share fleetctl's); the fixture creates it when missing,
+in the tool cache outside the checkout (tests/toolcache.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.sandbox.conftest import log_messages, unique, wait_for
+from tests.toolcache import installing, tool_venv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,11 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 def aws_cli() -> Path:
     sys.path.insert(0, str(REPO / "bench"))
     try:
-        from harness import BENCH_VENV, ensure_bench_venv
+        from harness import REQUIREMENTS, ensure_bench_venv
     finally:
         sys.path.remove(str(REPO / "bench"))
-    ensure_bench_venv(log=lambda *_: None)
-    return BENCH_VENV / "bin" / "aws"
+    venv = tool_venv("bench", REQUIREMENTS.read_text())
+    with installing(venv):
+        ensure_bench_venv(log=lambda *_: None, venv=venv)
+    return venv / "bin" / "aws"
 
 
 def aws(cli: Path, endpoint: str, credentials: dict[str, str], *args: str) -> Any:

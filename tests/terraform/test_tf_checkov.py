@@ -1,6 +1,8 @@
-"""checkov over terraform/ through terraform/check.sh (installs checkov in .venv-checkov on first use)."""
+"""checkov over terraform/ through terraform/check.sh (it installs checkov on first use: here into the
+tool cache outside the checkout, tests/toolcache.py, through CHECKOV_VENV)."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -8,18 +10,22 @@ import subprocess
 import pytest
 
 from tests.terraform import tfconfig
+from tests.toolcache import tool_venv
 
 CHECK_SH = tfconfig.TF_DIR / "check.sh"
 SKIP = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
+CHECKOV_VERSION = re.search(r'^CHECKOV_VERSION="([^"]+)"', CHECK_SH.read_text(), re.M).group(1)
 
 
 def run_check(*args: str) -> subprocess.CompletedProcess[str]:
+    venv = os.environ.get("CHECKOV_VENV") or str(tool_venv("checkov", CHECKOV_VERSION))  # check.sh locks its install
     return subprocess.run(
         ["bash", str(CHECK_SH), *args],
         cwd=tfconfig.REPO,
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, "CHECKOV_VENV": venv},
     )
 
 
