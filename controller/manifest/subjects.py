@@ -175,7 +175,37 @@ class SubjectIndex:
 
 
 def first_conflicts(entries: list[Entry]) -> list[tuple[Entry, Entry]]:
-    """(entry, earliest earlier conflicting entry) for every entry that has one, in order."""
+    """(entry, earliest earlier conflicting entry) for every entry that has one, in order.
+
+    Unless a subject starts with a wildcard, subjects with different first tokens never
+    overlap: each first token is its own trie, and one whose entries cannot conflict (one
+    service, or all in one queue group) needs none: a fleet's subjects are mostly those."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        first = e.subject.partition(".")[0]
+        group = groups.get(first)
+        if group is None:
+            groups[first] = [e]
+        else:
+            group.append(e)
+    if "*" in groups or ">" in groups:
+        return _first_conflicts(entries)
+    out: list[tuple[Entry, Entry]] = []
+    for group in groups.values():
+        if len(group) > 1 and _may_conflict(group):
+            out += _first_conflicts(group)
+    out.sort(key=lambda found: found[0].index)
+    return out
+
+
+def _may_conflict(group: list[Entry]) -> bool:
+    first = group[0]
+    if first.queue is not None and all(e.queue == first.queue for e in group):
+        return False  # one queue group
+    return any(e.service != first.service for e in group)
+
+
+def _first_conflicts(entries: list[Entry]) -> list[tuple[Entry, Entry]]:
     index = SubjectIndex()
     out = []
     for e in entries:
