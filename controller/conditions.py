@@ -13,7 +13,7 @@ from typing import Any
 from fleetctl.controller.state import DeploymentState, ServiceState, family_revision
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Condition:
     type: str
     status: bool | None  # None: Unknown
@@ -129,25 +129,39 @@ def conditions(svc: ServiceState | None, serving: Any = None, crash_loop: str | 
 
 
 class ConditionTracker:
-    """Keeps condition transition times stable across observations (they move only on a flip)."""
+    """Keeps condition transition times stable across observations (they move only on a flip).
+
+    Per service, the last conditions by type: a look-up per service does not scan the fleet,
+    and a condition observed again unchanged keeps its object (a steady fleet allocates none)."""
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, str], Condition] = {}
+        self._last: dict[str, dict[str, Condition]] = {}
 
     def update(self, service: str, observed: list[Condition], *, now: datetime | None = None) -> list[Condition]:
         now = now or datetime.now(timezone.utc)
+        last = self._last.setdefault(service, {})
         out = []
         for c in observed:
-            prev = self._last.get((service, c.type))
+            prev = last.get(c.type)
             if prev is None:
                 c = replace(c, last_transition_time=c.last_transition_time or now)
             elif prev.status == c.status:
-                c = replace(c, last_transition_time=prev.last_transition_time)
+                c = prev if (prev.reason, prev.message) == (c.reason, c.message) else replace(
+                    c, last_transition_time=prev.last_transition_time)
             else:
                 c = replace(c, last_transition_time=now)
-            self._last[(service, c.type)] = c
+            last[c.type] = c
             out.append(c)
         return out
 
-    def snapshot(self, service: str) -> dict[str, bool]:
-        return {t: c.status for (s, t), c in self._last.items() if s == service}
+    def last(self, service: str) -> dict[str, Condition]:
+        """The service's conditions as last observed, by type (a copy)."""
+        return dict(self._last.get(service, {}))
+
+    def snapshot(self, service: str) -> dict[str, bool | None]:
+        return {t: c.status for t, c in self._last.get(service, {}).items()}
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop the conditions of services no longer declared."""
+        for name in [n for n in self._last if n not in keep]:
+            del self._last[name]

@@ -7,6 +7,7 @@ once per ARN (cached across reconciles).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from fleetctl.controller.aws import ecs
@@ -36,6 +37,19 @@ class TaskDefinitionCache:
             self._items[family_revision(arn)] = td
 
 
+ServiceReads = tuple[dict[str, ServiceState], list[str]]
+
+
+async def read_services(aws: Aws, cluster: str, names: list[str], *, find_orphans: bool = True) -> ServiceReads:
+    """The services named (DescribeServices) and, to find orphans, every service name of the
+    cluster (ListServices): the reads a plan needs that depend on the manifest's names only,
+    so they can start before the services are rendered (`observe_fleet(reads=...)`)."""
+    if find_orphans:
+        services, listed = await gather(ecs.describe_services(aws, cluster, names), ecs.list_service_names(aws, cluster))
+        return services, listed
+    return await ecs.describe_services(aws, cluster, names), []
+
+
 async def observe_fleet(
     aws: Aws,
     cluster: str,
@@ -45,14 +59,14 @@ async def observe_fleet(
     cache: TaskDefinitionCache | None = None,
     find_orphans: bool = True,
     read_task_definitions: bool = True,
+    reads: Awaitable[ServiceReads] | None = None,
 ) -> ObservedFleet:
+    """`reads`: `read_services` of `desired`'s names already under way (same `find_orphans`)."""
     cache = cache or TaskDefinitionCache()
     names = [r.name for r in desired]
-    if find_orphans:
-        services, listed = await gather(
-            ecs.describe_services(aws, cluster, names), ecs.list_service_names(aws, cluster))
-    else:
-        services, listed = await ecs.describe_services(aws, cluster, names), []
+    if reads is None:
+        reads = read_services(aws, cluster, names, find_orphans=find_orphans)
+    services, listed = await reads
     known = set(names)
     extra = [n for n in listed if n not in known]
     orphans: dict[str, ServiceState] = {}

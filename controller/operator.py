@@ -41,6 +41,25 @@ from fleetctl.controller.suspend import Suspension, observe_suspension
 log = logging.getLogger("fleetctl.controller")
 
 
+def release_freed_memory() -> None:
+    """Give the pages malloc holds free back to the system (glibc's malloc_trim): parsing a
+    5,000-service manifest or a pass's answers frees tens of MB that glibc would otherwise
+    keep in the process. A no-op where there is no glibc."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+
+        try:
+            _malloc_trim = ctypes.CDLL(None).malloc_trim  # the process's own symbols: libc's
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
 @dataclass
 class OperatorStats:
     passes: int = 0
@@ -95,9 +114,9 @@ class Operator:
         self.suspension = Suspension()
         self.gate: Any = None
         self.serving: dict[str, Any] = {}
-        self._reasons: dict[tuple[str, str], str] = {}
         self._watcher: Any = None
         self._stop = asyncio.Event()
+        self._policies: list[Policy] = []
         self._canary_waits: dict[str, str] = {}   # service -> why its canary waits (logged once)
         self.leadership = leadership       # None: this operator always writes (embedded, tests)
         self.gate_auth = gate_auth         # the probe's NATS credentials (ProbeAuth) for the serving gate
@@ -135,6 +154,8 @@ class Operator:
             return False
         self.metrics.source_last_good.set_to_current_time()
         self.loaded = self._spec.loaded
+        self._policies = []  # the old spec's are not kept alive
+        release_freed_memory()  # what parsing it took and let go
         if not first:
             self.stats.manifest_reloads += 1
             log.info("manifest reloaded from %s (%s): %d services", self._spec.manifest.describe(), self._spec.version,
@@ -164,6 +185,7 @@ class Operator:
                     ready.set()
                 while not stop.is_set():
                     next_in = await self._pass(aws)
+                    release_freed_memory()
                     self.stats.calls = dict(aws.calls)
                     self._wake.clear()
                     waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
@@ -222,10 +244,17 @@ class Operator:
 
     def policy(self, fleet: Any = None) -> Policy:
         """apply's policy with the operator's parameters (back-off, shutdown grace), for `fleet` (a
-        reconcile's, its image tags resolved) or the spec in force."""
+        reconcile's, its image tags resolved) or the spec in force. One per fleet value and gate:
+        its per-service look-ups are built once, not once per service reconciled."""
         assert self.loaded is not None
-        return Policy.for_fleet(fleet or self.loaded.fleet, gate=self.gate, backoff_base=self.backoff_base,
-                                shutdown_grace=self.shutdown_grace)
+        fleet = fleet or self.loaded.fleet
+        for cached in self._policies:
+            if cached.fleet is fleet and cached.gate is self.gate:
+                return cached
+        cached = Policy.for_fleet(fleet, gate=self.gate, backoff_base=self.backoff_base,
+                                  shutdown_grace=self.shutdown_grace)
+        self._policies = [cached, *self._policies[:1]]  # the spec in force and a reconcile's (tags resolved)
+        return cached
 
     async def _drain(self) -> None:
         """Stopping: in-flight reconciles get `shutdown_grace` seconds to finish, then they are cancelled
@@ -276,19 +305,20 @@ class Operator:
     def _update_conditions(self, rec: Any, verdicts: dict[str, Any], loops: dict[str, str]) -> None:
         """Every service's conditions from this pass; flips (and new Serving/Degraded reasons) are logged."""
         for r in rec.rendered:
-            before = self.conditions.snapshot(r.name)
+            before = self.conditions.last(r.name)
             current = self.conditions.update(r.name, conditions(rec.observed.services.get(r.name),
                                                                 verdicts.get(r.name), loops.get(r.name)))
             for c in current:
                 # a flip; for Serving and Degraded also a new reason (TasksFailing -> CrashLoop, NoResponders -> VersionSkew)
-                reason_changed = c.type in ("Serving", "Degraded") and self._reasons.get((r.name, c.type)) not in (
-                    None, c.reason)
-                if c.type in before and (before[c.type] != c.status or reason_changed):
+                was = before.get(c.type)
+                if was is not None and (was.status != c.status or (
+                        c.type in ("Serving", "Degraded") and was.reason != c.reason)):
                     log.info("%s: %s=%s (%s: %s)", r.name, c.type, c.status, c.reason, c.message)
-                self._reasons[(r.name, c.type)] = c.reason
             self.metrics.set_conditions(r.name, ((c.type, c.status) for c in current))
         self.metrics.services.set(len(rec.rendered))
-        self.metrics.forget_services({r.name for r in rec.rendered})
+        declared = {r.name for r in rec.rendered}
+        self.metrics.forget_services(declared)
+        self.conditions.forget(declared)
 
     def _schedule(self, aws: Aws, rec: Any, suspension: Suspension, now: float) -> bool:
         """Hand each service that needs changes to a worker, as the policy allows: at most
@@ -303,13 +333,15 @@ class Operator:
             if state is not None and (state.primary is None or state.primary.rollout_state == "IN_PROGRESS"
                                       or len([d for d in state.deployments if d.status in ("PRIMARY", "ACTIVE")]) > 1):
                 progressing = True
-            backoff = self._backoff.setdefault(sp.service, policy.backoff())
             if not sp.actions:
-                if is_ready(state):
-                    if backoff.spec is not None:
+                held = self._backoff.get(sp.service)
+                if held is not None and is_ready(state):
+                    if held.spec is not None:
                         self.metrics.rollouts.labels(sp.service, "succeeded").inc()
-                    backoff.reset()  # in sync and Ready: the spec holds
+                    held.reset()  # in sync and Ready: the spec holds
+                    del self._backoff[sp.service]  # (a steady fleet keeps none)
                 continue
+            backoff = self._backoff.setdefault(sp.service, policy.backoff())
             if self._canary_waits_for_a_person(sp):
                 continue
             if not self.leads or sp.service in self._in_flight or now < backoff.not_before or suspension.of(sp.service):
@@ -357,7 +389,7 @@ class Operator:
             now, then = suspension.services.get(name), before.services.get(name)
             if (now is None) != (then is None):
                 log.info("%s: %s", name, f"suspended ({now}): left alone" if now is not None else "resumed")
-            self.metrics.suspended.labels(name).set(1 if suspension.of(name) else 0)
+            self.metrics.set_suspended(name, bool(suspension.of(name)))
 
     def _describe_drift(self, sp: ServicePlan) -> None:
         for a in sp.actions:
@@ -476,7 +508,9 @@ class Operator:
 
         if rec is None or self._watcher is None or not (sp.rolls_out and target):
             return True
-        if not any(s.name == sp.service for s in rec.fleet.spec.services):
+        try:
+            rec.fleet.service(sp.service)
+        except KeyError:
             return True
         policy = self.policy(rec.fleet)
         health_checked = policy.health_checked(sp.service)

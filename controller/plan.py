@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Union
 
 import yaml
@@ -213,7 +214,15 @@ class Plan:
         return not any(sp.actions for sp in self.services) and not self.conflicts
 
     def for_service(self, name: str) -> ServicePlan | None:
-        return next((sp for sp in self.services if sp.service == name), None)
+        return self._by_service.get(name)
+
+    @cached_property
+    def _by_service(self) -> dict[str, ServicePlan]:
+        # built once: a look-up per service (dependency gating) does not scan the plan
+        index: dict[str, ServicePlan] = {}
+        for sp in self.services:
+            index.setdefault(sp.service, sp)
+        return index
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -48,7 +48,7 @@ def is_terminal(exc: FleetError) -> bool:
     return False
 
 
-@dataclass
+@dataclass(slots=True)
 class Backoff:
     """Per-service back-off of the operator: after an error or a rollout that did not hold."""
 
@@ -85,7 +85,7 @@ class Policy:
     roll_back_failures: bool = True    # roll a failed rollout back (where the circuit breaker says rollback)
     fleet: Any = None                  # the resolved Fleet: per-service health checks, gate targets, breaker
     _effective: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
-    _targets: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _targets: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def for_fleet(cls, fleet: Any, **overrides: Any) -> "Policy":
@@ -118,11 +118,14 @@ class Policy:
         """The service's effective settings (spec.defaults applied); None without a fleet."""
         if self.fleet is None:
             return None
-        if not self._effective:
+        if name not in self._effective:  # only the services asked about (a rollout's), not the fleet
             from fleetctl.controller.manifest.effective import effective
 
-            self._effective = {s.name: effective(self.fleet, s) for s in self.fleet.spec.services}
-        return self._effective.get(name)
+            try:
+                self._effective[name] = effective(self.fleet, self.fleet.service(name))
+            except KeyError:
+                self._effective[name] = None
+        return self._effective[name]
 
     def health_checked(self, name: str) -> bool:
         e = self._service(name)
@@ -132,11 +135,11 @@ class Policy:
         """What NATS must show for `name` (the manifest's digest); None without a fleet."""
         if self.fleet is None:
             return None
-        if self._targets is None:
+        if name not in self._targets:
             from fleetctl.controller.gate import targets_for
 
-            self._targets = targets_for(self.fleet)
-        return self._targets.get(name)
+            self._targets[name] = targets_for(self.fleet, [name]).get(name)
+        return self._targets[name]
 
     def rolls_back(self, name: str, before: ServiceState | None = None) -> bool:
         """Whether a failed rollout is rolled back: the service's circuit breaker says so (from the

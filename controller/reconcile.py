@@ -1,6 +1,7 @@
 """The reconcile pipeline the CLI and the operator share: resolve → render → observe → plan."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,9 @@ from fleetctl.controller.errors import FleetError
 from fleetctl.controller.conditions import Condition, conditions
 from fleetctl.controller.manifest.lint import parse_image
 from fleetctl.controller.manifest.models import Fleet
-from fleetctl.controller.observe import TaskDefinitionCache, observe_fleet, resolve_image_tags
+from fleetctl.controller.observe import TaskDefinitionCache, observe_fleet, read_services, resolve_image_tags
 from fleetctl.controller.plan import Plan, plan, recorded_as_desired
-from fleetctl.controller.render import RenderedService, render
+from fleetctl.controller.render import RenderedService, render_service, selected
 from fleetctl.controller.state import ObservedFleet, family_revision
 
 
@@ -41,16 +42,38 @@ async def reconcile_plan(
     unknown = sorted(set(adopt) - {s.name for s in fleet.spec.services})
     if unknown:
         raise FleetError(f"--adopt {unknown[0]}: the manifest has no such service")
-    resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
-    rendered = render(resolved, only)
+    # the service reads need only the names: they start first and keep their pace (the rate
+    # limits') while the services are rendered
+    names = [s.name for s in selected(fleet, only)]
+    reads = asyncio.ensure_future(read_services(aws, fleet.spec.target.cluster, names, find_orphans=only is None))
+    try:
+        resolved = await resolve_image_tags(aws, fleet) if fleet.spec.allow_image_tags else fleet
+        rendered = await _render_beside_reads(resolved, only)
+    except BaseException:
+        reads.cancel()
+        await asyncio.gather(reads, return_exceptions=True)
+        raise
     observed = await observe_fleet(aws, fleet.spec.target.cluster, fleet.metadata.name, rendered,
                                    cache=cache, find_orphans=only is None,
-                                   read_task_definitions=read_task_definitions)
+                                   read_task_definitions=read_task_definitions, reads=reads)
     planned = plan(rendered, observed, fleet_name=fleet.metadata.name, prune=prune, adopt=adopt)
     canaries = await observe_canaries(aws, fleet, [r.name for r in rendered])
     if canaries or any(rollout_of(fleet, r.name).strategy == "canary" for r in rendered):
         planned = plan_canaries(planned, resolved, rendered, observed, canaries)
     return Reconciliation(resolved, rendered, observed, planned)
+
+
+RENDER_TURN = 50
+"""Services rendered between two turns of the event loop (≈ 10 ms): reads under way keep going."""
+
+
+async def _render_beside_reads(fleet: Fleet, only: str | Collection[str] | None) -> list[RenderedService]:
+    out = []
+    for i, spec in enumerate(selected(fleet, only), 1):
+        out.append(render_service(fleet, spec))
+        if i % RENDER_TURN == 0:
+            await asyncio.sleep(0)
+    return out
 
 
 def dependencies(fleet: Fleet) -> dict[str, list[str]]:

@@ -106,7 +106,12 @@ def render_service(fleet: Fleet, spec: ServiceSpec) -> RenderedService:
     return RenderedService(spec.name, settings, digest, td_digest, scaling)
 
 
+def selected(fleet: Fleet, only: str | Collection[str] | None = None) -> list[ServiceSpec]:
+    """Every service, or only the one named / the ones listed in `only`, in manifest order."""
+    wanted = None if only is None else {only} if isinstance(only, str) else set(only)
+    return [s for s in fleet.spec.services if wanted is None or s.name in wanted]
+
+
 def render(fleet: Fleet, only: str | Collection[str] | None = None) -> list[RenderedService]:
     """Every service, or only the one named / the ones listed in `only`."""
-    wanted = None if only is None else {only} if isinstance(only, str) else set(only)
-    return [render_service(fleet, s) for s in fleet.spec.services if wanted is None or s.name in wanted]
+    return [render_service(fleet, s) for s in selected(fleet, only)]

@@ -111,6 +111,7 @@ class Aws:
         self._session.register("after-call", self._call_done)
         self._session.register("after-call-error", self._call_failed)
         self._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+        slim_data(self._session.get_component("data_loader"))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -214,6 +215,50 @@ class Aws:
         except Exception as exc:
             raise _cloud_error(service, operation, exc, self.endpoint_url) from None
         return out
+
+
+# Endpoint prefixes of the services fleetctl calls (ecr: api.ecr, elbv2: elasticloadbalancing),
+# and those whose endpoints carry a signing scope of their own (global iam, sts). Another
+# service resolves through its partition's defaults, as botocore does for a new service.
+ENDPOINT_PREFIXES = frozenset({
+    "ecs", "logs", "api.ecr", "ecr", "ec2", "elasticloadbalancing", "application-autoscaling", "dynamodb",
+    "s3", "iam", "sts", "secretsmanager", "ssm",
+})
+
+
+def slim_data(loader: Any) -> None:
+    """botocore's data, minus what fleetctl never reads, as it is loaded: every Region's endpoint
+    of every AWS service (`endpoints`: ≈ 4–7 MB of Python objects, kept by the endpoint resolver
+    for the process's life) narrowed to the services above, and the documentation strings of
+    service models (≈ 40 % of ECS's model)."""
+    original = loader.load_data_with_path
+    done: set[int] = set()
+
+    def load_data_with_path(name: str) -> Any:
+        data, path = original(name)
+        if id(data) not in done and isinstance(data, dict):
+            done.add(id(data))
+            if name == "endpoints":
+                for partition in data.get("partitions", []):
+                    services = partition.get("services", {})
+                    partition["services"] = {k: v for k, v in services.items() if k in ENDPOINT_PREFIXES}
+            elif name.endswith("/service-2"):
+                for shape in (*data.get("shapes", {}).values(), *data.get("operations", {}).values()):
+                    _drop_documentation(shape)
+        return data, path
+
+    loader.load_data_with_path = load_data_with_path
+
+
+def _drop_documentation(node: dict[str, Any]) -> None:
+    node.pop("documentation", None)
+    node.pop("documentationUrl", None)
+    for member in (node.get("members") or {}).values():
+        if isinstance(member, dict):
+            member.pop("documentation", None)
+    for key in ("input", "output", "member", "key", "value"):
+        if isinstance(node.get(key), dict):
+            node[key].pop("documentation", None)
 
 
 def parse_timestamp(value: Any) -> datetime:
