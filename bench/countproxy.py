@@ -66,6 +66,13 @@ class Proxy(ThreadingHTTPServer):
     def response(self, op: str, request_body: bytes, status: int, data: bytes) -> bytes:
         return data
 
+    def cached(self, op: str, request_body: bytes) -> tuple[int, bytes, list[tuple[str, str]]] | None:
+        """The upstream's answer to an identical earlier request, to use instead of forwarding."""
+        return None
+
+    def remember(self, op: str, request_body: bytes, status: int, data: bytes, headers: list[tuple[str, str]]) -> None:
+        """Told every upstream answer (before `response` rewrites it)."""
+
     def control(self, path: str) -> dict | None:
         """Extra /_bench/ endpoints: a JSON-able answer, or None for the counts."""
         return None
@@ -120,6 +127,11 @@ class Handler(BaseHTTPRequestHandler):
         if refused is not None:
             self._reply(*refused)
             return
+        hit = self.server.cached(op, body)
+        if hit is not None:
+            status, data, answer_headers = hit
+            self._reply(status, self.server.response(op, body, status, data), answer_headers)
+            return
         out_headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         out_headers["Content-Length"] = str(len(body))
         for attempt in (0, 1):
@@ -133,6 +145,7 @@ class Handler(BaseHTTPRequestHandler):
                 if attempt == 1:
                     self._reply(502, b"upstream failed", [])
                     return
+        self.server.remember(op, body, resp.status, data, resp.getheaders())
         self._reply(resp.status, self.server.response(op, body, resp.status, data), resp.getheaders())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward

@@ -14,6 +14,14 @@ be signed). On top of that:
   answer one page at a time like ECS: `maxResults` items (ECS's defaults when absent:
   ListServices 10, ListTasks 100), with a `nextToken` for the rest.
 
+- Cached reads (`--cache-reads`): moto takes ≈ 50–100 ms of CPU to serialise one
+  DescribeServices answer of 10 services, so on this machine it cannot answer 20 a second — it,
+  not the rate limit, would set the pace of a large read. With this flag a successful ECS read
+  (Describe*/List*) is answered from the upstream's answer to a byte-identical earlier request
+  (the same operation and body), after the request has taken its token like any other; any
+  other request (a write) empties the cache first. One client reading a state nobody changes
+  (a no-op plan) gets exactly the answers moto gave.
+
     GET /_bench/counts      -> {"ecs.DescribeServices": 3, ...}   (every request, throttled too)
     GET /_bench/throttled   -> {"ecs.DescribeServices": 1, ...}   (answered ThrottlingException)
     POST /_bench/reset      -> zero both, refill every bucket
@@ -57,10 +65,13 @@ class ServerBucket:
 
 class ThrottleProxy(Proxy):
     def __init__(self, port: int, upstream: str, *, throttle: bool = True, paging: bool = True,
-                 share: float = 1.0) -> None:
+                 share: float = 1.0, cache_reads: bool = False) -> None:
         super().__init__(port, upstream)
         self.throttle = throttle
         self.paging = paging
+        self.cache_reads = cache_reads
+        self.answers: dict[tuple[str, bytes], tuple[int, bytes, list[tuple[str, str]]]] = {}
+        self.cache_hits = 0
         self.rates = {op: (name, Rate(rate.burst * share, rate.per_second * share))
                       for op, (name, rate) in default_rates().items()}
         self.buckets: dict[str, ServerBucket] = {}
@@ -81,6 +92,22 @@ class ThrottleProxy(Proxy):
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
         return 400, body, [("Content-Type", "application/x-amz-json-1.1"),
                            ("x-amzn-ErrorType", "ThrottlingException")]
+
+    def cached(self, op: str, request_body: bytes) -> tuple[int, bytes, list[tuple[str, str]]] | None:
+        if not self.cache_reads:
+            return None
+        with self.lock:
+            if not _is_ecs_read(op):
+                self.answers.clear()   # a write (or anything else) may change what reads answer
+                return None
+            hit = self.answers.get((op, request_body))
+            self.cache_hits += hit is not None
+            return hit
+
+    def remember(self, op: str, request_body: bytes, status: int, data: bytes, headers: list[tuple[str, str]]) -> None:
+        if self.cache_reads and status == 200 and _is_ecs_read(op):
+            with self.lock:
+                self.answers[(op, request_body)] = (status, data, headers)
 
     def response(self, op: str, request_body: bytes, status: int, data: bytes) -> bytes:
         if not self.paging or status != 200 or op not in DEFAULT_PAGE:
@@ -103,13 +130,20 @@ class ThrottleProxy(Proxy):
         return json.dumps(answer).encode()
 
     def control(self, path: str) -> dict | None:
-        if path == "/_bench/reset":
+        if path == "/_bench/reset":   # (cached answers stay: the state they answer did not change)
             self.throttled.clear()
             self.buckets.clear()
+            self.cache_hits = 0
             return None
         if path == "/_bench/throttled":
             return dict(self.throttled)
+        if path == "/_bench/cache":
+            return {"hits": self.cache_hits, "answers": len(self.answers)}
         return None
+
+
+def _is_ecs_read(op: str) -> bool:
+    return op.startswith(("ecs.Describe", "ecs.List"))
 
 
 def main() -> None:
@@ -119,9 +153,11 @@ def main() -> None:
     ap.add_argument("--no-throttle", action="store_true", help="page, but never throttle")
     ap.add_argument("--no-paging", action="store_true", help="throttle, but pass lists through whole")
     ap.add_argument("--share", type=float, default=1.0, help="fraction of AWS's rates to allow (tests)")
+    ap.add_argument("--cache-reads", action="store_true",
+                    help="answer an ECS read byte-identical to an earlier one from its answer (writes empty the cache)")
     args = ap.parse_args()
     serve(ThrottleProxy(args.port, args.upstream, throttle=not args.no_throttle, paging=not args.no_paging,
-                        share=args.share))
+                        share=args.share, cache_reads=args.cache_reads))
 
 
 if __name__ == "__main__":
