@@ -102,13 +102,12 @@ def read_block(text: str) -> Located | None:
     except Decline:
         return None
     located.text = text  # for `line_of`, which reads it again with libyaml
-    located.unshared = True
     return located
 
 
 class _Reader:
     def __init__(self) -> None:
-        self.out = Located(data=None)
+        self.out = Located(data=None, references={})
         self.stack: list[_Frame] = []
         self.pending: tuple[_Frame, str, int] | None = None   # a key whose value is on later lines
         self.nodes = 0            # values and keys, as `load_located` counts them
@@ -153,10 +152,15 @@ class _Reader:
             if dash:
                 value = body[2:].strip(" ")
                 if value and value[0] in simple and ": " not in value and value[-1] != ":" and " #" not in value:
+                    if "$" in value:
+                        self._reference(top.result, len(top.result), top.path)
                     top.result.append(value)
                     self.nodes += 1
                 elif value and value[0] in "[{\"'":  # not a key: the item's value
-                    top.result.append(self._value(value, (*top.path, len(top.result)), lineno))
+                    value = self._value(value, (*top.path, len(top.result)), lineno)
+                    if value.__class__ is str and "$" in value:
+                        self._reference(top.result, len(top.result), top.path)
+                    top.result.append(value)
                 else:
                     self._item(top, body, indent, lineno)
                 continue
@@ -179,6 +183,8 @@ class _Reader:
             result = top.result
             if key in result:
                 self.out.duplicates.append(((*top.path, key), lineno))
+            if value.__class__ is str and "$" in value:
+                self._reference(result, key, top.path)
             result[key] = value
         if not stack:
             raise Decline  # empty, or comments only
@@ -207,6 +213,10 @@ class _Reader:
                 self._close(top)
             else:
                 return
+
+    def _reference(self, container: Any, key: str | int, path: Path) -> None:
+        """A string with a `$` (a `${...}` reference, maybe) is going to `container[key]`."""
+        self.out.references[(id(container), key)] = (container, key, path)
 
     def _close(self, frame: _Frame) -> None:
         if not self.stack:
@@ -242,6 +252,8 @@ class _Reader:
         result = frame.result
         if key in result:
             self.out.duplicates.append(((*frame.path, key), lineno))
+        if value.__class__ is str and "$" in value:
+            self._reference(result, key, frame.path)
         result[key] = value
 
     def _item(self, frame: _Frame, body: str, indent: int, lineno: int) -> None:
@@ -259,7 +271,10 @@ class _Reader:
             self.stack.append(mapping)
             self._entry(mapping, key, value, lineno)
             return
-        frame.result.append(self._value(rest, path, lineno))
+        value = self._value(rest, path, lineno)
+        if value.__class__ is str and "$" in value:
+            self._reference(frame.result, len(frame.result), frame.path)
+        frame.result.append(value)
 
     def _tag(self, text: str) -> str:
         tag = self.tags.get(text)
@@ -348,6 +363,8 @@ class _Reader:
                 where = (*path, key)
             self.nodes += 1
             value = double if double is not None else single if plain is None else self._flow_plain(plain, where, lineno)
+            if value.__class__ is str and "$" in value:
+                self._reference(out, len(out) if seq else key, path)
             if seq:
                 out.append(value)
             else:
@@ -362,8 +379,11 @@ class _Reader:
         strings = self.flow_strings
         for item in inner.split(",") if inner.strip(" ") else ():
             item = item.strip(" ")
-            out.append(item if item and item[0] in strings and ":" not in item
-                       else self._flow_plain(item, (*path, len(out)), lineno))
+            value = item if item and item[0] in strings and ":" not in item \
+                else self._flow_plain(item, (*path, len(out)), lineno)
+            if value.__class__ is str and "$" in value:
+                self._reference(out, len(out), path)
+            out.append(value)
         self.nodes += 1 + len(out)
         return out
 
@@ -380,6 +400,8 @@ class _Reader:
                 else self._flow_plain(value, (*path, key), lineno)
             if key in out:
                 self.out.duplicates.append(((*path, key), lineno))
+            if value.__class__ is str and "$" in value:
+                self._reference(out, key, path)
             out[key] = value
         self.nodes += 1 + len(entries)  # and a key each, counted by `_flow_key`
         return out

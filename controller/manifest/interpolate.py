@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,15 +132,8 @@ class Interpolator:
             raise InterpolationError(f"terraform output {name!r} is a {type(value).__name__} and cannot be part of a string")
         return value
 
-    def walk(self, data: Any, path: tuple[str | int, ...], errors: list[tuple[tuple[str | int, ...], str]],
-             *, in_place: bool = False) -> Any:
-        """Resolve references throughout nested data, collecting (path, message) errors.
-
-        A resolved copy; `in_place`: the mappings and lists of `data` itself take the resolved
-        values (no copy to allocate), for data in which no mapping or list appears twice."""
-        if in_place and isinstance(data, (dict, list)):
-            self._in_place(data, path, errors)
-            return data
+    def walk(self, data: Any, path: tuple[str | int, ...], errors: list[tuple[tuple[str | int, ...], str]]) -> Any:
+        """Resolve references throughout nested data, collecting (path, message) errors."""
         if isinstance(data, dict):
             return {k: self._item(v, path, k, errors) for k, v in data.items()}
         if isinstance(data, list):
@@ -153,14 +146,13 @@ class Interpolator:
                 return data
         return data
 
-    def _in_place(self, data: dict[Any, Any] | list[Any], path: tuple[str | int, ...],
-                  errors: list[tuple[tuple[str | int, ...], str]]) -> None:
-        for key, value in (data.items() if data.__class__ is dict else enumerate(data)):  # type: ignore[union-attr]
-            if value.__class__ is str:
-                if "$" in value:
-                    data[key] = self.walk(value, (*path, key), errors)  # type: ignore[index]
-            elif isinstance(value, (dict, list)):
-                self._in_place(value, (*path, key), errors)
+    def resolve_at(self, references: Iterable[tuple[Any, str | int, tuple[str | int, ...]]],
+                   errors: list[tuple[tuple[str | int, ...], str]]) -> None:
+        """Resolve the strings at (container, key, container's path), each one once, in place."""
+        for container, key, path in references:
+            value = container[key]
+            if value.__class__ is str and "$" in value:
+                container[key] = self.walk(value, (*path, key), errors)
 
     def _item(self, value: Any, parent: tuple[str | int, ...], key: str | int,
               errors: list[tuple[tuple[str | int, ...], str]]) -> Any:

@@ -133,8 +133,11 @@ def parse_manifest(
     interp = Interpolator(env=dict(os.environ if env is None else env))
     outputs_failed, note = _use_outputs(interp, data, base_dir, tf_outputs, require_tf_outputs, add)
     errors: list[tuple[tuple[str | int, ...], str]] = []
-    # the line reader's tree shares nothing (no aliases): resolved where it is, without a copy
-    resolved = interp.walk(data, (), errors, in_place=located.unshared)
+    if located.references is not None:  # the line reader's tree: resolved where it is, not walked
+        interp.resolve_at(located.references.values(), errors)
+        resolved = data
+    else:
+        resolved = interp.walk(data, (), errors)
     located.data = data = None  # only the resolved tree is read from here: the raw one goes before validation
     for path, message in errors:
         add(path, message)

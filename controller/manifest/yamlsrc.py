@@ -25,8 +25,9 @@ class Located:
     coerced: list[tuple[Path, int, str]] = field(default_factory=list)
     # read without `lines`: the text, read again for them when a line is first asked for
     text: str | None = field(default=None, repr=False)
-    # no mapping or list appears twice in `data` (no aliases): it may be changed in place
-    unshared: bool = False
+    # where the strings with a `$` are, as {(id(container), key): (container, key, container's path)}:
+    # `data` shares no mapping or list and references are resolved there (None: walk `data`)
+    references: dict[tuple[int, str | int], tuple[Any, str | int, Path]] | None = field(default=None, repr=False)
 
     def line_of(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""

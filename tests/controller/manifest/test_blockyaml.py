@@ -9,6 +9,7 @@ import pytest
 
 from bench import fleetgen
 from fleetctl.controller.manifest.blockyaml import read_block
+from fleetctl.controller.manifest.interpolate import Interpolator
 from fleetctl.controller.manifest.yamlsrc import YamlSyntaxError, load_located
 from tests.conftest import FIXTURES, REPO
 
@@ -29,6 +30,13 @@ def same_as_libyaml(text: str) -> bool:
     # repr tells True from 1 and 1.0 from 1, and shows the order of keys
     assert repr((fast.data, fast.duplicates, fast.coerced)) == repr((slow.data, slow.duplicates, slow.coerced)), text
     assert fast.line_of(("spec",)) == slow.line_of(("spec",))
+    # references resolved where the reader saw them = the whole tree walked
+    walked: list = []
+    expected = Interpolator(env={"SET": "v"}, keep_unresolved_tf=True).walk(slow.data, (), walked)
+    resolved: list = []
+    Interpolator(env={"SET": "v"}, keep_unresolved_tf=True).resolve_at(fast.references.values(), resolved)
+    assert repr(fast.data) == repr(expected), text
+    assert sorted(resolved) == sorted(walked), text
     return True
 
 
@@ -50,6 +58,8 @@ ACCEPTED = [
     "a: [\"x, y\", 'z]', w]\n", "a: {k: \"v, w\", l: 'm}'}\n", "a: [a b, c  d ]\n", "a: True\nb: FALSE\nc: Off\nd: oN\n",
     "a:\n  b: 1\n  b:\n    c: 2\n", "s:\n  - n: x\n    e: {A: \"1\"}\n    d: [a, b]\n  - n: y\n", "a: ~\nb: null\nc:\n",
     "# c\n  # c2\na:\n# c3\n    b: 1\n  # c4\n", "a: b", "k: [1:2, 0:30]\n", "fleetctl.io/x: y\n",
+    "a: ${SET}\nb: [x$, \"${tf:x}\"]\nc: {k: \"$${SET}\"}\nd:\n  - ${UNSET}\n  - '$$'\n  - {e: \"${SET}-${tf:y}\"}\n",
+    "a: ${SET}\na: $$\nb:\n  c: ${SET}\nb: ${SET}\n",
 ]
 DECLINED = [
     "a: b\n  c\n", "- a\n", "a: 'it''s'\n", 'a: "x\\"y"\n', "a: [a, b, ]\n", "a: 2024-01-01\n", "on: 1\n", "a: -1\n",
@@ -72,7 +82,8 @@ def test_declined(text):
 
 PIECES = [" ", "  ", "-", "- ", ":", ": ", "#", " #", "'", '"', "[", "]", "{", "}", ",", "\n", "\n  ", "\n- ", "on",
           "NO", "0755", "1.10", "12:30", "~", "&a", "*a", "!!str", "<<", "|", ">", "\\", "x", "-1", "2024-01-01", "?",
-          "%", "@", "\t", "é", "—", "\u2028", "...", "---", "a: b", "k:", ".inf", "0x1F", "=", "\r", "a:b", ":,"]
+          "%", "@", "\t", "é", "—", "\u2028", "...", "---", "a: b", "k:", ".inf", "0x1F", "=", "\r", "a:b", ":,",
+          "$", "$$", "${SET}", "${UNSET}", "${tf:x}", "$${SET}"]
 
 
 def _mutant(rng: random.Random, text: str) -> str:
