@@ -29,7 +29,6 @@ _PLAIN_IMPLICIT = (True, False)
 # what YAML calls printable, less tabs, carriage returns, the other line breaks of YAML 1.1
 # (NEL, LS, PS) and byte order marks: text with those goes to libyaml
 _OTHER_CHARS = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-_OTHER_ASCII = re.compile(r"[^\n\x20-\x7e]")
 # `key:` then a space or the end; libyaml refuses implicit keys longer than 1,024 characters
 _KEY_TEXT = r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,999}"
 _DOUBLE = re.compile(r'"([^"\\]*)"(?: *$| +#.*$)')
@@ -95,7 +94,8 @@ class _Frame:
 
 def read_block(text: str) -> Located | None:
     """The document as `load_located(text, lines=False)` reads it, or None if not in the subset."""
-    if _OTHER_ASCII.search(text) if text.isascii() else _compiled(_OTHER_CHARS).search(text):
+    # in ASCII text, str.isprintable() refuses exactly the control characters (one pass in C)
+    if not text.replace("\n", "").isprintable() if text.isascii() else _compiled(_OTHER_CHARS).search(text):
         return None
     try:
         located = _Reader().run(text)

@@ -212,7 +212,7 @@ def _sizes(fleet: Fleet) -> Iterator[Finding]:
         if eff.network is not None:
             where = _svc(i, "network", "subnets") if svc.network else ("spec", "defaults", "network", "subnets")
             for subnet in eff.network.subnets:
-                if not UNRESOLVED_TF.search(subnet) and not subnet.startswith("subnet-"):
+                if not subnet.startswith("subnet-") and not UNRESOLVED_TF.search(subnet):
                     yield where, f"{subnet!r} is not a subnet ID (subnet-0123abcd...)"
 
 
