@@ -281,6 +281,10 @@ class SubjectSpec(Model):
     @field_validator("subject")
     @classmethod
     def _subject(cls, v: str) -> str:
+        head = v[:-2] if v.endswith(".>") else v  # the usual subject, checked without splitting it:
+        if head and head[0] != "." and head[-1] != "." and ".." not in head and "*" not in head \
+                and ">" not in head and " " not in head and head.isprintable():  # printable: no whitespace
+            return v
         tokens = v.split(".")
         if not v or "" in tokens or _WHITESPACE.search(v):
             raise ValueError(f"invalid NATS subject {redact.text(v)!r}: tokens must be non-empty and contain no spaces")
