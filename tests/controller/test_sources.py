@@ -12,6 +12,7 @@ import yaml
 
 from fleetctl.controller.aws.client import Aws
 from fleetctl.controller.sources import GitSource, LocalSource, S3Source, SourceError, open_source
+from tests.controller.operator_clock import PollTimes
 from tests.controller.test_operator_production import desired, operating, running, sample, scrape, until
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,47 +41,6 @@ def _fleet_doc(fleet, outputs_name: str = "outputs.json") -> dict:
     return doc
 
 
-class PollTimes:
-    """The operator's manifest polls and passes, timed where they run (wrapped on this instance), so
-    pick-up is measured on the operator's own clock, not on the test's, which under load also
-    counts the time the test's threads waited to be scheduled."""
-
-    def __init__(self, op) -> None:
-        self.polls: list[tuple[float, float, str]] = []   # start, end, outcome
-        self.passes: list[tuple[float, float]] = []
-        refresh, one_pass = op._spec.refresh, op._pass
-
-        async def timed_refresh():
-            start = time.monotonic()
-            try:
-                return await refresh()
-            finally:
-                self.polls.append((start, time.monotonic(), op._spec.outcome))
-
-        async def timed_pass(aws):
-            start = time.monotonic()
-            try:
-                return await one_pass(aws)
-            finally:
-                self.passes.append((start, time.monotonic()))
-
-        op._spec.refresh, op._pass = timed_refresh, timed_pass
-
-    def assert_picked_up_within_one_interval(self, edited_at: float, interval: float, slack: float = 0.5) -> None:
-        """The edit (written by `edited_at`) was read by the first poll that began after it, and the
-        operator began that poll at most one interval (+ `slack` for a timer's wake-up) after its
-        previous poll and the passes in between ended: polled once per interval."""
-        detail = f"edited at {edited_at:.2f}; polls {self.polls}; passes {self.passes}"
-        picked = next((i for i, p in enumerate(self.polls) if p[2] == "updated" and p[1] > edited_at), None)
-        assert picked is not None and picked > 0, detail
-        first_after = next(i for i, p in enumerate(self.polls) if p[0] >= edited_at or i == picked)
-        assert picked == first_after, f"a poll after the edit missed it; {detail}"
-        previous_end, start = self.polls[picked - 1][1], self.polls[picked][0]
-        busy = sum(max(0.0, min(end, start) - max(begin, previous_end)) for begin, end in self.passes)
-        idle = start - previous_end - busy
-        assert idle <= interval + slack, f"waited {idle:.2f}s between polls besides passes; {detail}"
-
-
 async def test_an_s3_manifest_edit_is_picked_up_within_one_interval(make_fleet, sandbox_handle):
     fleet = make_fleet(["settings"])
     ecs = sandbox_handle.client("ecs")
@@ -100,6 +60,7 @@ async def test_an_s3_manifest_edit_is_picked_up_within_one_interval(make_fleet, 
 
         doc["spec"]["services"][0]["desiredCount"] = 2
         reloads = op.stats.manifest_reloads
+        await until(lambda: times.polls, 5 * INTERVAL, 0.05)   # the poll before the edit is timed too
         await asyncio.to_thread(s3.put_object, Bucket=bucket, Key="prod/fleet.yaml", Body=yaml.safe_dump(doc).encode())
         edited_at = time.monotonic()
         await until(lambda: op.stats.manifest_reloads > reloads, 5 * INTERVAL, 0.05)
@@ -148,6 +109,7 @@ async def test_a_new_git_commit_is_picked_up_within_one_interval(make_fleet, san
         doc["spec"]["services"][0]["desiredCount"] = 2
         (repo / "fleets" / "prod.yaml").write_text(yaml.safe_dump(doc))
         reloads = op.stats.manifest_reloads
+        await until(lambda: times.polls, 5 * INTERVAL, 0.05)   # the poll before the edit is timed too
         await asyncio.to_thread(_git, repo, "commit", "-qam", "two settings")
         edited_at = time.monotonic()
         head = await asyncio.to_thread(_git, repo, "rev-parse", "HEAD")
