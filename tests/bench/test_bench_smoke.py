@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import REPO
 
 
-RUN_TIMEOUT = 300
+RUN_TIMEOUT = 480   # a hang guard: the run takes 2–4 min on an idle machine, several times that under load
 # the first test also pays for the run; the margin is room to report a run that timed out
 # (pytest-timeout firing while pytest formats that failure ends the whole session)
 pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 120)
