@@ -6,11 +6,13 @@ block mappings and sequences, one-line plain or simply quoted scalars, one-line 
 mappings of those, comments. This reader takes such text a line at a time and builds the same
 `Located` as `yamlsrc.load_located(text, lines=False)`: the same data (YAML 1.1 scalars resolved
 by PyYAML's own resolver and constructors), the same duplicate keys and coerced scalars with
-the same paths and lines. Anything else — anchors, aliases, tags, merge keys, block or
-multi-line scalars, escapes, tabs, non-ASCII text, documents markers, text libyaml would refuse
-— makes it decline (None), and libyaml reads the text as before; so do errors. Whatever it
-returns, `load_located` would have returned too (tests/controller/manifest/test_blockyaml.py
-compares the two on every fixture and on mutated manifests).
+the same paths and lines; and it notes where the strings with a `$` went (`references`), so
+they are resolved there without walking the tree. Anything else — anchors, aliases, tags,
+merge keys, block or multi-line scalars, escapes, tabs, carriage returns and control
+characters, document markers, text libyaml would refuse — makes it decline (None), and libyaml
+reads the text as before; so do errors. Whatever it returns, `load_located` would have returned
+too (tests/controller/manifest/test_blockyaml.py compares the two on every fixture and on
+mutated manifests).
 """
 from __future__ import annotations
 
