@@ -245,6 +245,21 @@ def open_source(spec: str | os.PathLike[str], *, aws: Any = None) -> Source:
     return LocalSource(text)
 
 
+def _terraform_outputs_ref(data: bytes) -> Any:
+    """spec.terraformOutputs of a manifest, read with the manifest loader's own YAML readers
+    (PyYAML's pure-Python safe_load of a 5,000-service manifest: ≈ 8 s of CPU, ≈ 100 MiB)."""
+    from fleetctl.controller.manifest.blockyaml import read_block
+    from fleetctl.controller.manifest.yamlsrc import YamlSyntaxError, load_located
+
+    try:
+        text = data.decode("utf-8")
+        doc = (read_block(text) or load_located(text, lines=False)).data
+    except (UnicodeDecodeError, YamlSyntaxError):
+        return None
+    spec = doc.get("spec") if isinstance(doc, dict) else None
+    return spec.get("terraformOutputs") if isinstance(spec, dict) else None
+
+
 class SpecLoader:
     """The manifest (and its terraform outputs) from sources, keeping the last good spec.
 
@@ -278,13 +293,7 @@ class SpecLoader:
         """spec.terraformOutputs of the manifest just read, relative to the manifest's source."""
         if self.explicit_tf is not None or self._manifest_data is None:
             return self.explicit_tf
-        import yaml
-
-        try:
-            doc = yaml.safe_load(self._manifest_data)
-            ref = doc["spec"].get("terraformOutputs") if isinstance(doc, dict) and isinstance(doc.get("spec"), dict) else None
-        except yaml.YAMLError:
-            ref = None
+        ref = _terraform_outputs_ref(self._manifest_data)
         if not isinstance(ref, str) or not ref:
             self._tf_key = None
             return None

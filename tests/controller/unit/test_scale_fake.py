@@ -101,3 +101,13 @@ def test_per_service_metrics_are_exposed_and_forgotten() -> None:
     m.forget_services({"b"})
     text = m.render().decode()
     assert 'service="a"' not in text and 'fleetctl_service_suspended{service="b"} 0.0' in text
+
+
+def test_the_terraform_outputs_reference_is_read_without_pyyaml_s_python_loader() -> None:
+    from fleetctl.controller.sources import _terraform_outputs_ref
+
+    assert _terraform_outputs_ref(b"spec:\n  terraformOutputs: out.json\n  services: []\n") == "out.json"
+    assert _terraform_outputs_ref(b"{spec: {terraformOutputs: s3://b/k.json}}") == "s3://b/k.json"
+    assert _terraform_outputs_ref(b"spec:\n  services: []\n") is None
+    assert _terraform_outputs_ref(b"spec: [") is None and _terraform_outputs_ref(b"\xff\xfe") is None
+    assert _terraform_outputs_ref(b"- a\n- b\n") is None
