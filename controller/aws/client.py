@@ -111,7 +111,12 @@ class Aws:
         self._session.register("after-call", self._call_done)
         self._session.register("after-call-error", self._call_failed)
         self._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
-        slim_data(self._session.get_component("data_loader"))
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            slim_data(self._session.get_component("data_loader"))
+        except BotoCoreError:
+            pass  # e.g. a profile that does not exist: the first call reports it, as one line
         return self
 
     async def __aexit__(self, *exc: object) -> None:
