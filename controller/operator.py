@@ -129,7 +129,7 @@ class Operator:
         cannot be read or an edit that does not validate keeps the last good spec (logged,
         counted in metrics, and the fleet's `Synced` condition turns False)."""
         first = self.loaded is None
-        if not first and self._spec.manifest.remote and time.monotonic() - self._polled < self.interval:
+        if not first and self._spec.manifest.remote and self._source_poll_in() > 0:
             return False  # remote sources are polled once per interval
         self._polled = time.monotonic()
         changed = await self._spec.refresh()
@@ -162,6 +162,14 @@ class Operator:
                      len(self.loaded.fleet.spec.services))
         return changed
 
+    def _source_poll_in(self) -> float:
+        """Seconds until a remote manifest source is due again (its poll: once per interval; a
+        timer may fire a little early), 0 when due; a local file is read every pass."""
+        if not self._spec.manifest.remote:
+            return 0.0
+        left = self._polled + self.interval - time.monotonic()
+        return left if left > 0.05 else 0.0
+
     # -- loop ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         try:
@@ -185,6 +193,8 @@ class Operator:
                     ready.set()
                 while not stop.is_set():
                     next_in = await self._pass(aws)
+                    if self._spec.manifest.remote:  # wake for the source's poll, not a whole pass later
+                        next_in = min(next_in, self._source_poll_in())
                     release_freed_memory()
                     self.stats.calls = dict(aws.calls)
                     self._wake.clear()
