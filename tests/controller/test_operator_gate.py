@@ -53,6 +53,10 @@ async def test_operator_rolls_back_a_rollout_nats_rejects_and_reports_serving_an
         await _until(lambda: "language_system:   NATS VersionSkew" in caplog.text, 60)
         await _until(lambda: td("settings") == good and td("language_system") == old
                      and "settings: rollout" in caplog.text and "rolled back to" in caplog.text, 40)
+        # the operator records each failure once its own rollback is done, which can be a poll after
+        # ECS shows the old revision again: stopping before that would discard it
+        await _until(lambda: all(name in op._backoff and op._backoff[name].failures >= 1
+                                 for name in ("settings", "language_system")), 30)
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
