@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -113,10 +113,10 @@ class Aws:
         self._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
         from botocore.exceptions import BotoCoreError
 
-        try:
+        # a session that cannot make its data loader (a profile that does not exist) is left as it
+        # is: its first call raises the same error inside the error mapping, as one line
+        with suppress(BotoCoreError):
             slim_data(self._session.get_component("data_loader"))
-        except BotoCoreError:
-            pass  # e.g. a profile that does not exist: the first call reports it, as one line
         return self
 
     async def __aexit__(self, *exc: object) -> None:
