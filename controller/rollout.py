@@ -3,9 +3,10 @@
 Each poll costs ⌈N/10⌉ DescribeServices for the services still waited on, one ListTasks per
 service whose deployment ECS already calls COMPLETED (from 5 such services one paginated
 ListTasks for the cluster) plus one DescribeTasks per 100 of their tasks (their health and the
-stability window), and one batched NATS round for all of them (`controller.gate`). The
-DescribeServices, the task reads of services already in their stability window and the NATS
-round run at once, so the poll that ends a window costs one round trip, not three.
+stability window), and one batched NATS round for all of them (`controller.gate`). The task
+read of services already in their stability window goes out first, beside the NATS round and
+before the DescribeServices, so the poll that ends a window settles after one round trip that
+waits behind no other request of the poll.
 `apply`, `rollback` and the operator all wait through `RolloutWatcher`.
 """
 from __future__ import annotations
@@ -148,8 +149,9 @@ class RolloutWatcher:
         return wait
 
     async def poll(self, pending: list[Rollout]) -> None:
-        """One poll. DescribeServices, the tasks of rollouts already in their stability window and the
-        NATS round run at once; the tasks of rollouts ECS just completed are read right after."""
+        """One poll. The NATS round starts first; the tasks of rollouts already in their stability
+        window are read next, alone on the API, and windows that held (or broke) settle from that
+        read; then DescribeServices for the rest, and the tasks of rollouts ECS just completed."""
         self.polls += 1
         began = time.monotonic()
         try:
@@ -159,19 +161,40 @@ class RolloutWatcher:
 
     async def _poll(self, pending: list[Rollout]) -> None:
         gated = [r for r in pending if r.gate_target is not None] if self.gate is not None and self.gate.active else []
+        nats = asyncio.ensure_future(self.gate.round([r.gate_target for r in gated]) if gated  # type: ignore[union-attr, misc]
+                                     else _nothing())
+        try:
+            await self._poll_with(pending, gated, nats)
+        finally:
+            nats.cancel()  # a no-op once it is done; never left running past a cancelled poll
+
+    async def _poll_with(self, pending: list[Rollout], gated: list[Rollout],
+                         nats: asyncio.Future[dict[str, ServingVerdict]]) -> None:
         holding = [r for r in pending if r.stability.since is not None]
-        described, (error, read_from, read_at), verdicts = await asyncio.gather(
-            self._describe([r.service for r in pending]), self._read_tasks_timed(holding),
-            self.gate.round([r.gate_target for r in gated]) if gated else _nothing())  # type: ignore[union-attr, misc]
+        reads: dict[int, tuple[float, float]] = {}
+        error: CloudError | None = None
+        if holding:
+            # The windows first, alone on the API with the NATS round: the read that ends a window is
+            # not queued behind this poll's DescribeServices, and a window that held settles now.
+            error, read_from, read_at = await self._read_tasks_timed(holding)
+            verdicts = await nats
+            reads = {id(r): (read_from, read_at) for r in holding}
+            if error is None:
+                for r in holding:
+                    if r.gate_target is not None and r.gate_target.service in verdicts:
+                        r.serving = verdicts[r.gate_target.service]
+                    self._decide(r, read_from, read_at, final=False)
+        rest = [r for r in pending if not r.done.done()]
+        described = await self._describe([r.service for r in rest]) if rest else {}
+        verdicts = await nats
         if isinstance(described, CloudError):
-            for r in pending:
+            for r in rest:
                 if time.monotonic() > r.deadline:
                     r.settle(False, f"timed out; last error: {described}", "deadline")
             return
         self.last.update(described)
-        settled_by_ecs = [r for r in pending if self._ecs_step(r, described.get(r.service))]
-        live = [r for r in pending if r not in settled_by_ecs and not r.done.done()]
-        reads = {id(r): (read_from, read_at) for r in holding}
+        settled_by_ecs = [r for r in rest if self._ecs_step(r, described.get(r.service))]
+        live = [r for r in rest if r not in settled_by_ecs and not r.done.done()]
         fresh = [r for r in live if id(r) not in reads and r.ecs is not None and r.ecs.completed]
         if fresh:
             more, began, done = await self._read_tasks_timed(fresh)
@@ -258,9 +281,12 @@ class RolloutWatcher:
             if svc is not None:
                 r.ecs = ecs_verdict(svc, r.target, r.tasks, r.health_checked)
 
-    def _decide(self, r: Rollout, read_from: float, read_at: float) -> None:
-        """Settle `r` from this poll; its tasks were read between `read_from` and `read_at`."""
-        assert r.ecs is not None
+    def _decide(self, r: Rollout, read_from: float, read_at: float, final: bool = True) -> None:
+        """Settle `r` from this poll; its tasks were read between `read_from` and `read_at`. Not
+        `final`: from the window's own read, before this poll's DescribeServices (the ECS verdict is
+        the last poll's with these tasks), settling only a window that held or broke."""
+        if r.ecs is None:
+            return
         now = time.monotonic()
         if r.ecs.done and r.ecs_done_at is None:
             r.ecs_done_at = now
@@ -274,7 +300,7 @@ class RolloutWatcher:
         if r.ecs.done and held and serving_ok:
             note = f"; NATS: {r.serving.message}" if r.serving is not None and r.serving.status else ""
             r.settle(True, f"{r.ecs.message}" + (f" on {r.target}" if r.target else "") + note)
-        elif now > r.deadline:
+        elif final and now > r.deadline:
             parts = [f"progress deadline ({now - r.started:.0f}s) passed"]
             if not r.ecs.done:
                 parts.append(f"ECS: {r.ecs.message}")

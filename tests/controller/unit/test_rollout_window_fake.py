@@ -72,3 +72,35 @@ async def test_the_poll_due_just_before_a_window_ends_waits_for_its_end(fake: Fa
     assert 1.25 < watcher._next_poll_in() <= 1.32
     r.stability.since = time.monotonic() - 1.5                # ends in 0.5 s: sooner than the interval
     assert 0.45 < watcher._next_poll_in() <= 0.52
+
+
+async def test_a_window_that_held_settles_from_its_own_read_not_behind_the_polls_describes(fake: FakeAws) -> None:
+    import asyncio
+    from datetime import datetime, timezone
+
+    assert (await _apply(fake, fleet_doc({"api": []}))).ok
+    watcher = RolloutWatcher(fake, "fleet", SilentReporter(), 0.01, min_ready=0.2)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(watcher.run(stop))
+    target = fake.service("api")["taskDefinition"].rsplit("/", 1)[-1]
+    rollout = watcher.watch("api", target, 10, datetime.now(timezone.utc))
+    while rollout.stability.since is None:   # ECS done, healthy tasks seen: the window is open
+        await asyncio.sleep(0.005)
+
+    call, order = fake.call, []
+
+    async def slow_describes(service: str, operation: str, /, **params: Any) -> Any:
+        order.append(operation)
+        if operation == "describe_services":
+            await asyncio.sleep(1.0)   # a loaded API: each poll's DescribeServices take a second
+        return await call(service, operation, **params)
+    fake.call = slow_describes  # type: ignore[method-assign]
+    try:
+        outcome = await asyncio.wait_for(rollout.done, 10)
+    finally:
+        runner.cancel()
+    assert outcome.ok, outcome
+    assert order[0] == "describe_tasks"      # the window's read went out before the poll's describes
+    # the window ends inside the poll whose describes take 1 s; the next poll settles it from its
+    # first read (≈ 1 s), instead of after that poll's describes as well (≈ 2 s)
+    assert outcome.gate_seconds is not None and 0.2 <= outcome.gate_seconds < 1.5, outcome.gate_seconds
