@@ -115,7 +115,17 @@ async def test_metrics_parse_and_move_as_the_fleet_changes(make_fleet, sandbox_h
         await until(lambda: sample(scrape(op), "fleetctl_source_ok", source="manifest") == 1, 30)
 
 
-async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
+@pytest.fixture
+def fleetctl_logger():
+    """The `fleetctl` logger as `controller run` configures it, put back afterwards: later tests
+    read its records through pytest's caplog, which a logger that does not propagate hides."""
+    logger = logging.getLogger("fleetctl")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield logger
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
+async def test_operator_json_logs_carry_tracebacks(fleetctl_logger):
     """`log.exception` in the operator keeps its traceback in the one JSON line."""
     import io
 
@@ -123,7 +133,7 @@ async def test_operator_json_logs_carry_tracebacks(make_fleet, capsys):
 
     configure_logging(TextOrJson.json)
     stream = io.StringIO()
-    logging.getLogger("fleetctl").handlers[0].setStream(stream)
+    fleetctl_logger.handlers[0].setStream(stream)
     try:
         raise RuntimeError("boom")
     except RuntimeError:
