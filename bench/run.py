@@ -116,7 +116,7 @@ def gate_cost(quick: bool) -> dict:
     return {"ok": True, "seconds": round(seconds, 1), **_last_json(proc.stdout)}
 
 
-def _own_side_benchmarks(quick: bool) -> dict[str, Callable[[], dict]]:
+def _own_side_benchmarks(quick: bool, skip: frozenset[str] = frozenset()) -> dict[str, Callable[[], dict]]:
     """bench/scale.py, diagnose.py and probe.py, each with its own AWS or NATS side: name -> a call
     giving its result. A full run runs each when asked, after the sandbox benchmarks (every number
     measured alone); --quick, a smoke run, starts them now, one after the other in one thread,
@@ -124,6 +124,7 @@ def _own_side_benchmarks(quick: bool) -> dict[str, Callable[[], dict]]:
     jobs: dict[str, Callable[[], dict]] = {"scale": lambda: scale(quick),
                                            "diagnose": lambda: external("diagnose", quick),
                                            "probe": lambda: external("probe", quick)}
+    jobs = {name: job for name, job in jobs.items() if name not in skip}
     if not quick:
         return jobs
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="own-side")
@@ -209,6 +210,9 @@ def main() -> int:
                          "Default: yes, or auto with --quick")
     ap.add_argument("--repeat", type=int,
                     help="repetitions (default: no-op 5 at 23 services and 3 at 500, image bump 3; 1 with --quick)")
+    ap.add_argument("--skip", action="append", choices=["gate", "scale"], default=[],
+                    help="leave out bench/gate_cost.py or bench/scale.py (repeatable); the table then has no row "
+                         "for it. Each also runs on its own and prints its numbers")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     ap.add_argument("--render", type=Path, metavar="JSON", help="only print the table of an earlier run's JSON")
     args = ap.parse_args()
@@ -240,7 +244,9 @@ def main() -> int:
 
     results["sandbox_cold_start"] = cold_start(3 if quick else 23, 1 if quick else 3)
     results["cli_startup"] = cli_startup.run(3 if quick else 15)
-    own_side = _own_side_benchmarks(quick)
+    skip = frozenset(args.skip)
+    results["skipped"] = sorted(skip)
+    own_side = _own_side_benchmarks(quick, skip)
 
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-") as tmp:
         bench = Bench.start(Path(tmp), _quick_sandbox() if quick else None)
@@ -270,7 +276,8 @@ def main() -> int:
         finally:
             bench.stop()
 
-    results["gate_cost"] = gate_cost(quick)
+    if "gate" not in skip:
+        results["gate_cost"] = gate_cost(quick)
     results.update({name: result() for name, result in own_side.items()})
     results["elapsed_s"] = round(time.time() - started, 1)
 
