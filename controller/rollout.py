@@ -177,16 +177,15 @@ class RolloutWatcher:
             # The windows first, alone on the API with the NATS round: the read that ends a window is
             # not queued behind this poll's DescribeServices, and a window that held settles now.
             error, read_from, read_at = await self._read_tasks_timed(holding)
-            verdicts = await nats
+            _take_serving(gated, await nats)
             reads = {id(r): (read_from, read_at) for r in holding}
             if error is None:
                 for r in holding:
-                    if r.gate_target is not None and r.gate_target.service in verdicts:
-                        r.serving = verdicts[r.gate_target.service]
                     self._decide(r, read_from, read_at, final=False)
         rest = [r for r in pending if not r.done.done()]
         described = await self._describe([r.service for r in rest]) if rest else {}
-        verdicts = await nats
+        if not holding:
+            _take_serving(gated, await nats)
         if isinstance(described, CloudError):
             for r in rest:
                 if time.monotonic() > r.deadline:
@@ -203,8 +202,6 @@ class RolloutWatcher:
         if error is not None:
             for r in live:
                 r.ecs = EcsVerdict(False, message=f"cannot read tasks: {error}")
-        for r in gated:
-            r.serving = verdicts.get(r.gate_target.service)  # type: ignore[union-attr]
         now = time.monotonic()
         for r in live:
             self._decide(r, *reads.get(id(r), (now, now)))
@@ -285,8 +282,7 @@ class RolloutWatcher:
         """Settle `r` from this poll; its tasks were read between `read_from` and `read_at`. Not
         `final`: from the window's own read, before this poll's DescribeServices (the ECS verdict is
         the last poll's with these tasks), settling only a window that held or broke."""
-        if r.ecs is None:
-            return
+        assert r.ecs is not None
         now = time.monotonic()
         if r.ecs.done and r.ecs_done_at is None:
             r.ecs_done_at = now
@@ -331,6 +327,12 @@ class RolloutWatcher:
 
 async def _nothing() -> dict[str, ServingVerdict]:
     return {}
+
+
+def _take_serving(gated: list[Rollout], verdicts: dict[str, ServingVerdict]) -> None:
+    """This poll's NATS verdict for each gated rollout."""
+    for r in gated:
+        r.serving = verdicts.get(r.gate_target.service)  # type: ignore[union-attr]
 
 
 __all__ = ["Reporter", "RolloutResult", "RolloutRow", "RolloutWatcher", "SilentReporter", "is_ready"]
